@@ -74,7 +74,11 @@ u32 viridian_vmbus_version(void);
  */
 typedef void (*viridian_channel_callback_t)(void *context);
 
-/* Ring sizes are in bytes, whole pages, including the 4 KiB control page. */
+/*
+ * Ring sizes are in bytes, whole pages, including the 4 KiB control page.
+ * close() sleeps: call it from process context, never from the channel's
+ * own callback. Closing a primary closes its open sub-channels first.
+ */
 int viridian_channel_open(struct viridian_channel *ch, u32 send_ring_bytes,
 			  u32 recv_ring_bytes, const void *userdata,
 			  u32 userdata_len,
@@ -92,7 +96,8 @@ viridian_channel_offer(struct viridian_channel *ch);
 /*
  * Send one packet: a descriptor of this type, then data. Returns 0,
  * -EAGAIN when the ring lacks room (the caller retries after a completion),
- * -ENODEV once the channel is rescinded or closed. Safe from any context.
+ * -ENODEV once the channel is rescinded or closed, -EBADMSG if the host
+ * corrupted the ring's read index. Safe from any context.
  */
 int viridian_channel_send(struct viridian_channel *ch, const void *data,
 			  u32 len, u64 trans_id, enum vmbus_packet_type type,
@@ -140,13 +145,19 @@ struct viridian_gpadl {
 
 int viridian_gpadl_create(struct viridian_channel *ch, void *buffer, u32 size,
 			  struct viridian_gpadl *gpadl);
+/*
+ * Sleeps. Afterwards gpadl->handle is 0 if the host let go of the buffer;
+ * if it never confirmed, the handle stays set and the caller must leak the
+ * buffer rather than free memory the host may still write.
+ */
 void viridian_gpadl_teardown(struct viridian_channel *ch,
 			     struct viridian_gpadl *gpadl);
 
 /*
  * Sub-channels. The handler runs in process context for each sub-channel
  * the host offers for this primary, before and after the driver asks for
- * them; the driver opens it there. viridian_channel_for_each_sub walks the
+ * them (those offered before the handler was set are handed over when it
+ * is set), once per sub-channel; the driver opens it there. viridian_channel_for_each_sub walks the
  * sub-channels offered so far.
  */
 void viridian_channel_set_subchannel_handler(struct viridian_channel *primary,

@@ -47,6 +47,7 @@
 #define HV_PRIV_POST_MESSAGES		(1u << 4)
 #define HV_PRIV_SIGNAL_EVENTS		(1u << 5)
 /* Leaf 0x40000003 EDX: features. */
+#define HV_FEATURE_FREQUENCY_MSRS	(1u << 8)
 #define HV_FEATURE_GUEST_CRASH_MSRS	(1u << 10)
 
 /* Synthetic MSRs. */
@@ -89,9 +90,13 @@
 #define HV_SYNIC_VERSION		1
 #define HV_SYNIC_EVENT_FLAG_COUNT	2048
 
-/* Guest OS ID (TLFS "open source" encoding, bit 63 set). */
+/*
+ * Guest OS ID (TLFS "open source" encoding): bit 63 set, OS type in bits
+ * 62:56 (Linux is 1), distribution in 55:48, kernel version in 47:16.
+ */
 #define HV_GUEST_OS_ID_OPEN_SOURCE	(1ull << 63)
-#define HV_GUEST_OS_ID_LINUX		(0x1ull << 48)
+#define HV_GUEST_OS_ID_LINUX		(0x1ull << 56)
+#define HV_GUEST_OS_ID_VERSION_SHIFT	16
 
 /* Hypercall input value. */
 #define HV_HYPERCALL_CODE_MASK		0xffffull

@@ -54,7 +54,7 @@ struct hvsim_shm_header {
 	__u32 host_peer_id;		/* ivshmem peer to ring */
 	__u32 nr_vps;			/* mailboxes and MSI-X vectors */
 	__u32 mailbox_offset;		/* from the start of BAR2 */
-	__u32 mailbox_stride;		/* sizeof(struct hvsim_mailbox) */
+	__u32 mailbox_stride;		/* HVSIM_MAILBOX_STRIDE */
 	__u32 signal_offset;		/* the signal bitmap */
 	__u32 signal_bits;		/* HVSIM_SIGNAL_CONNECTIONS */
 	__u32 reserved[5];
