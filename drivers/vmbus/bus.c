@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The "vmbus" bus type, driver registration and the module's life cycle.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/device.h>
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+
+#include <viridian/hv.h>
+#include "vmbus_private.h"
+
+static char *max_version = "5.3";
+module_param(max_version, charp, 0444);
+MODULE_PARM_DESC(max_version,
+		 "Highest VMBus protocol version to offer the host, as \"major.minor\" (\"5.3\", \"5.0\", \"4.1\", \"4.0\", \"3.0\", \"2.4\", ...) or the protocol word (0x50003). Default 5.3.");
+
+/* What a driver matched through driver_override alone gets as its ID. */
+static const struct hv_vmbus_device_id vmbus_override_id;
+
+static const struct hv_vmbus_device_id *
+vmbus_match_id(const struct viridian_driver *drv,
+	       const struct viridian_device *vdev)
+{
+	const struct hv_vmbus_device_id *id = drv->id_table;
+
+	if (vdev->driver_override)
+		return strcmp(vdev->driver_override, drv->name) ? NULL :
+		       &vmbus_override_id;
+	if (!id)
+		return NULL;
+	for (; !guid_is_null(&id->guid); id++)
+		if (guid_equal(&id->guid, &vdev->class_id))
+			return id;
+	return NULL;
+}
+
+static int vmbus_match(struct device *dev, struct device_driver *drv)
+{
+	return vmbus_match_id(to_viridian_driver(drv),
+			      to_viridian_device(dev)) != NULL;
+}
+
+/* Exactly what modpost writes for MODULE_DEVICE_TABLE(vmbus, ...). */
+static int vmbus_uevent(struct device *dev, struct kobj_uevent_env *env)
+{
+	return add_uevent_var(env, "MODALIAS=vmbus:%*phN", UUID_SIZE,
+			      &to_viridian_device(dev)->class_id);
+}
+
+/* No sub-channel handler of a departing driver may run after this. */
+static void vmbus_forget_subchannel_handler(struct viridian_device *vdev)
+{
+	mutex_lock(&vmbus_conn.channel_mutex);
+	vdev->channel->sc_handler = NULL;
+	mutex_unlock(&vmbus_conn.channel_mutex);
+	flush_workqueue(vmbus_conn.sub_wq);
+}
+
+static void vmbus_close_leftover(struct viridian_channel *sub, void *arg)
+{
+	vmbus_channel_force_close(sub);
+}
+
+static void vmbus_close_leftovers(struct viridian_device *vdev)
+{
+	vmbus_walk_subs(vdev->channel, vmbus_close_leftover, NULL);
+	vmbus_channel_force_close(vdev->channel);
+}
+
+static int vmbus_probe(struct device *dev)
+{
+	struct viridian_driver *drv = to_viridian_driver(dev->driver);
+	struct viridian_device *vdev = to_viridian_device(dev);
+	const struct hv_vmbus_device_id *id;
+	int ret;
+
+	id = vmbus_match_id(drv, vdev);
+	if (!id || !drv->probe)
+		return -ENODEV;
+	ret = drv->probe(vdev, id);
+	if (ret) {
+		vmbus_forget_subchannel_handler(vdev);
+		vmbus_close_leftovers(vdev);
+	}
+	return ret;
+}
+
+static void vmbus_remove(struct device *dev)
+{
+	struct viridian_driver *drv = to_viridian_driver(dev->driver);
+	struct viridian_device *vdev = to_viridian_device(dev);
+
+	vmbus_forget_subchannel_handler(vdev);
+	if (drv->remove)
+		drv->remove(vdev);
+	/* A driver that forgot to close would leave the host writing. */
+	vmbus_close_leftovers(vdev);
+}
+
+static void vmbus_shutdown(struct device *dev)
+{
+	struct viridian_driver *drv;
+
+	if (!dev->driver)
+		return;
+	drv = to_viridian_driver(dev->driver);
+	if (drv->shutdown)
+		drv->shutdown(to_viridian_device(dev));
+}
+
+struct bus_type vmbus_bus = {
+	.name = "vmbus",
+	.match = vmbus_match,
+	.uevent = vmbus_uevent,
+	.probe = vmbus_probe,
+	.remove = vmbus_remove,
+	.shutdown = vmbus_shutdown,
+	.dev_groups = vmbus_dev_groups,
+	.bus_groups = vmbus_bus_groups,
+};
+
+int __viridian_driver_register(struct viridian_driver *drv,
+			       struct module *owner, const char *mod_name)
+{
+	if (!drv || !drv->name)
+		return -EINVAL;
+	drv->driver.name = drv->name;
+	drv->driver.bus = &vmbus_bus;
+	drv->driver.owner = owner;
+	drv->driver.mod_name = mod_name;
+	return driver_register(&drv->driver);
+}
+EXPORT_SYMBOL_GPL(__viridian_driver_register);
+
+void viridian_driver_unregister(struct viridian_driver *drv)
+{
+	driver_unregister(&drv->driver);
+}
+EXPORT_SYMBOL_GPL(viridian_driver_unregister);
+
+static int vmbus_request_offers(void)
+{
+	struct vmbus_channel_message_header msg = {
+		.msgtype = CHANNELMSG_REQUESTOFFERS,
+	};
+
+	return vmbus_post_msg(&msg, sizeof(msg));
+}
+
+/* Stop taking SynIC interrupts and drain what they queued. */
+static void vmbus_stop_interrupts(void)
+{
+	viridian_synic_disable_sint(VMBUS_MESSAGE_SINT);
+	viridian_synic_unregister_handler();
+	/* A handler that was already running is an RCU reader: wait it out. */
+	synchronize_rcu();
+	flush_workqueue(vmbus_conn.msg_wq);
+	flush_workqueue(vmbus_conn.dev_wq);
+	flush_workqueue(vmbus_conn.sub_wq);
+}
+
+static int __init vmbus_init(void)
+{
+	u32 cap;
+	int ret;
+
+	if (!viridian_hv_ready()) {
+		pr_err("no hypervisor back end: viridian_hv found neither Hyper-V nor the host-sim device\n");
+		return -ENODEV;
+	}
+	if (vmbus_proto_parse_version(max_version, &cap) ||
+	    !vmbus_proto_next_version(0, cap)) {
+		pr_err("max_version=%s names no version we speak (5.3 down to 2.4)\n",
+		       max_version);
+		return -EINVAL;
+	}
+
+	ret = vmbus_connection_init();
+	if (ret)
+		return ret;
+	ret = bus_register(&vmbus_bus);
+	if (ret)
+		goto exit_connection;
+	vmbus_conn.root = root_device_register("vmbus");
+	if (IS_ERR(vmbus_conn.root)) {
+		ret = PTR_ERR(vmbus_conn.root);
+		vmbus_conn.root = NULL;
+		goto unregister_bus;
+	}
+
+	ret = viridian_synic_register_handler(vmbus_isr);
+	if (ret) {
+		pr_err("SynIC handler already taken: %d\n", ret);
+		goto unregister_root;
+	}
+	ret = viridian_synic_enable_sint(VMBUS_MESSAGE_SINT);
+	if (ret) {
+		pr_err("enabling SINT %u failed: %d\n", VMBUS_MESSAGE_SINT, ret);
+		viridian_synic_unregister_handler();
+		synchronize_rcu();
+		goto unregister_root;
+	}
+
+	ret = vmbus_connect(cap);
+	if (ret)
+		goto stop_interrupts;
+	ret = vmbus_request_offers();
+	if (ret) {
+		pr_err("REQUESTOFFERS failed: %d\n", ret);
+		goto unload;
+	}
+	pr_info("bus up on the %s back end\n", viridian_hv_backend_name());
+	return 0;
+
+unload:
+	vmbus_remove_all_devices();
+	vmbus_unload();
+stop_interrupts:
+	vmbus_stop_interrupts();
+	vmbus_free_all_channels();
+unregister_root:
+	root_device_unregister(vmbus_conn.root);
+unregister_bus:
+	bus_unregister(&vmbus_bus);
+exit_connection:
+	vmbus_connection_exit();
+	return ret;
+}
+
+static void __exit vmbus_exit(void)
+{
+	vmbus_remove_all_devices();
+	vmbus_unload();
+	vmbus_stop_interrupts();
+	vmbus_free_all_channels();
+	root_device_unregister(vmbus_conn.root);
+	bus_unregister(&vmbus_bus);
+	vmbus_connection_exit();
+	pr_info("bus down\n");
+}
+
+module_init(vmbus_init);
+module_exit(vmbus_exit);
+
+MODULE_DESCRIPTION("Viridian VMBus bus driver");
+MODULE_LICENSE("GPL");
+/* Loaded by udev when the host-sim device appears; viridian_hv binds it. */
+MODULE_ALIAS("pci:v00001AF4d00001110sv*sd*bc*sc*i*");
+MODULE_SOFTDEP("pre: viridian_hv");

@@ -1,0 +1,55 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The guest answers heartbeats: with a guest running in the background,
+# the sequence number `hvsim ctl NAME heartbeat` reports keeps growing.
+source "$(dirname "$0")/lib.sh"
+e2e_init heartbeat
+
+# The sequence number in ctl's reply: "seq N" (any case, = or : allowed),
+# else the first number in it.
+heartbeat_seq() {
+	local reply
+	reply=$(hvsim_ctl hb heartbeat 2>&1) || { echo "ctl-error: $reply" >&2; return 1; }
+	if [[ $reply =~ [Ss][Ee][Qq][A-Za-z_]*[\ =:]+([0-9]+) ]]; then
+		echo "${BASH_REMATCH[1]}"
+	elif [[ $reply =~ ([0-9]+) ]]; then
+		echo "${BASH_REMATCH[1]}"
+	else
+		echo "ctl-error: no number in '$reply'" >&2
+		return 1
+	fi
+}
+
+hvsim_start hb --exec 'sleep 600'
+if ! hvsim_wait_ready hb 180; then
+	fail "guest did not become ready"
+	show_run hb
+	e2e_finish
+fi
+pass "guest ready"
+
+first=$(heartbeat_seq)
+if [[ -z $first ]]; then
+	fail "hvsim ctl heartbeat gave no sequence number"
+else
+	grown=
+	for ((i = 0; i < 60; i++)); do
+		sleep 1
+		now=$(heartbeat_seq) || break
+		if [[ $now -gt $first ]]; then
+			grown=$now
+			break
+		fi
+	done
+	if [[ -n $grown ]]; then
+		pass "heartbeat sequence grew from $first to $grown"
+	else
+		fail "heartbeat sequence stuck at $first for 60 s"
+	fi
+fi
+
+kill -TERM "${E2E_PID[hb]}" 2>/dev/null
+hvsim_wait hb 60
+check_console hb
+e2e_finish
