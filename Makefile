@@ -178,11 +178,11 @@ uninstall:
 # ---------------------------------------------------------------------------
 
 .PHONY: clean distclean
-# The extracted kernel source of the KUnit harness (about 1.3 GB, a minute to
-# unpack) survives `clean`; `distclean` removes it too.
+# build/kunit/ (the KUnit harness's kernel source and UML build: 1.3 GB and
+# many minutes of compiling, none of it ours) survives `clean`; `distclean`
+# removes it too.
 clean:
 	@find $(BUILD) -mindepth 1 -maxdepth 1 -not -name kunit -exec rm -rf {} + 2>/dev/null || true
-	@rm -rf $(BUILD)/kunit/out
 
 distclean: clean
 	rm -rf $(BUILD)

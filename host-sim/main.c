@@ -59,6 +59,9 @@ struct run_options {
 	const char *append;
 	const char *disks[MAX_DISKS];
 	unsigned int nr_disks;
+	const char *root_disk;
+	const char *virtio_disks[QEMU_MAX_VIRTIO_DISKS];
+	unsigned int nr_virtio_disks;
 };
 
 struct run {
@@ -114,6 +117,13 @@ static void usage(FILE *out)
 		"  --trace FILE        log every trap, VMBus message and packet to FILE\n"
 		"  --append ARGS       extra guest kernel command-line arguments\n"
 		"  --disk SPEC         attach a SCSI disk (repeatable)\n"
+		"  --root-disk IMAGE   boot from IMAGE on synthetic SCSI (LUN 0 of\n"
+		"                      controller 0, /dev/sda) with the image's own\n"
+		"                      /boot/initrd.img-KVER: an image made by\n"
+		"                      tests/rootfs/make-rootfs (its init runs --exec)\n"
+		"  --virtio-disk FILE  attach raw FILE as a virtio-blk disk, for\n"
+		"                      comparison benchmarks (cache=writeback,\n"
+		"                      aio=threads: buffered, as storvsp's disks are)\n"
 		"\n"
 		"ctl commands: help, status, and what the devices register\n"
 		"(devices, heartbeat, shutdown...).\n",
@@ -138,7 +148,7 @@ static bool parse_uint(const char *s, unsigned int min, unsigned int max, unsign
 static int parse_run_options(int argc, char **argv, struct run_options *o)
 {
 	enum { OPT_KERNEL = 256, OPT_SMP, OPT_MEM, OPT_NAME, OPT_EXEC, OPT_TRACE,
-	       OPT_APPEND, OPT_DISK, OPT_HELP };
+	       OPT_APPEND, OPT_DISK, OPT_ROOT_DISK, OPT_VIRTIO_DISK, OPT_HELP };
 	static const struct option longopts[] = {
 		{ "kernel", required_argument, NULL, OPT_KERNEL },
 		{ "smp", required_argument, NULL, OPT_SMP },
@@ -148,6 +158,8 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
 		{ "trace", required_argument, NULL, OPT_TRACE },
 		{ "append", required_argument, NULL, OPT_APPEND },
 		{ "disk", required_argument, NULL, OPT_DISK },
+		{ "root-disk", required_argument, NULL, OPT_ROOT_DISK },
+		{ "virtio-disk", required_argument, NULL, OPT_VIRTIO_DISK },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -200,6 +212,32 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
 				return -1;
 			}
 			o->disks[o->nr_disks++] = optarg;
+			break;
+		case OPT_ROOT_DISK:
+			if (o->root_disk) {
+				fprintf(stderr, "hvsim: only one --root-disk\n");
+				return -1;
+			}
+			if (!*optarg || strlen(optarg) >= STORVSP_PATH_MAX) {
+				fprintf(stderr, "hvsim: --root-disk: give an image file "
+					"(shorter than %d bytes)\n", STORVSP_PATH_MAX);
+				return -1;
+			}
+			o->root_disk = optarg;
+			break;
+		case OPT_VIRTIO_DISK:
+			if (o->nr_virtio_disks == QEMU_MAX_VIRTIO_DISKS) {
+				fprintf(stderr, "hvsim: at most %d --virtio-disk options\n",
+					QEMU_MAX_VIRTIO_DISKS);
+				return -1;
+			}
+			/* QEMU's option syntax: a ',' would start another option. */
+			if (!*optarg || strchr(optarg, ',')) {
+				fprintf(stderr, "hvsim: --virtio-disk '%s': give a file name "
+					"without ','\n", optarg);
+				return -1;
+			}
+			o->virtio_disks[o->nr_virtio_disks++] = optarg;
 			break;
 		case OPT_HELP:
 			usage(stdout);
@@ -272,10 +310,13 @@ static int attach_vmbus(struct run *r)
 	return err;
 }
 
-/* --disk SPEC: one storage controller per ctl= group, offered by storvsp. */
+/*
+ * --disk SPEC: one storage controller per ctl= group, offered by storvsp.
+ * --root-disk goes first, as LUN 0 of controller 0.
+ */
 static int attach_disks(struct run *r)
 {
-	struct storvsp_disk_spec specs[MAX_DISKS];
+	struct storvsp_disk_spec specs[MAX_DISKS + 1];
 	struct storvsp_config cfg = {
 		.srv = r->vmbus,
 		.loop = r->loop,
@@ -284,11 +325,20 @@ static int attach_disks(struct run *r)
 		.nr_vps = r->opt.smp,
 	};
 	char err_text[256];
-	unsigned int i;
+	unsigned int i, n = 0;
 	int err;
 
-	for (i = 0; i < r->opt.nr_disks; i++) {
-		err = storvsp_parse_disk_option(r->opt.disks[i], &specs[i], err_text,
+	if (r->opt.root_disk) {
+		/* No option syntax here: the whole argument is the file name. */
+		memset(&specs[0], 0, sizeof(specs[0]));
+		snprintf(specs[0].path, sizeof(specs[0].path), "%s", r->opt.root_disk);
+		specs[0].sector_size = 512;
+		specs[0].controller = 0;
+		specs[0].lun = 0;
+		n++;
+	}
+	for (i = 0; i < r->opt.nr_disks; i++, n++) {
+		err = storvsp_parse_disk_option(r->opt.disks[i], &specs[n], err_text,
 						sizeof(err_text));
 		if (err) {
 			fprintf(stderr, "hvsim: --disk %s: %s\n", r->opt.disks[i], err_text);
@@ -296,8 +346,7 @@ static int attach_disks(struct run *r)
 		}
 	}
 	/* Set up even without disks, so `hvsim ctl NAME disk add` works. */
-	err = storvsp_setup(&cfg, specs, r->opt.nr_disks, &r->storvsp, err_text,
-			    sizeof(err_text));
+	err = storvsp_setup(&cfg, specs, n, &r->storvsp, err_text, sizeof(err_text));
 	if (err) {
 		fprintf(stderr, "hvsim: storage: %s\n", err_text);
 		return err;
@@ -343,11 +392,12 @@ static int ctl_status(void *ctx, int argc, char **argv, FILE *reply)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	fprintf(reply,
 		"name %s\npid %d\nqemu-pid %d\nmode %s\nkernel %s\nsmp %u\nmem-mb %u\n"
-		"uptime-s %lld\nrun-dir %s\nguest-connected %s\n",
+		"uptime-s %lld\nrun-dir %s\nguest-connected %s\nroot %s\n",
 		r->name, (int)getpid(), (int)r->qemu_pid, r->shell ? "shell" : "exec",
 		r->kernel, r->opt.smp, r->opt.mem_mb,
 		(long long)(now.tv_sec - r->started.tv_sec), r->run_dir,
-		ivshmem_server_connected(r->ivshmem) ? "yes" : "no");
+		ivshmem_server_connected(r->ivshmem) ? "yes" : "no",
+		r->opt.root_disk ? r->opt.root_disk : "9p-overlay");
 	hypervisor_describe(r->hv, reply);
 	return 0;
 }
@@ -828,6 +878,9 @@ static int start_qemu(struct run *r)
 		.serial1_socket = r->serial1_sock,
 		.ivshmem_socket = r->ivshmem_sock,
 		.vectors = ivshmem_server_vectors(r->ivshmem),
+		.root_disk = r->opt.root_disk != NULL,
+		.virtio_disks = r->opt.virtio_disks,
+		.nr_virtio_disks = r->opt.nr_virtio_disks,
 		.extra_append = r->opt.append,
 		.extra_args = NULL,
 	};
@@ -913,7 +966,9 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, "hvsim: cannot locate the build directory: %s\n", strerror(-err));
 		goto out;
 	}
-	if (launcher_guest_artifacts(r.build, r.repo, r.kver, &r.initrd, &r.modroot) < 0)
+	/* A root disk brings its own initrd (read out below) and modules. */
+	if (!r.opt.root_disk &&
+	    launcher_guest_artifacts(r.build, r.repo, r.kver, &r.initrd, &r.modroot) < 0)
 		goto out;
 	err = launcher_run_dir(r.name, &r.run_dir);
 	if (!err)
@@ -933,6 +988,15 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (claim_run_dir(&r) < 0)
 		goto out;
+	if (r.opt.root_disk) {
+		/* In the run directory, not the guest's share: hvsim's own file. */
+		if (asprintf(&r.initrd, "%s/root-initrd.img", r.run_dir) < 0) {
+			r.initrd = NULL;
+			goto out;
+		}
+		if (launcher_extract_root_initrd(r.opt.root_disk, r.kver, r.initrd) < 0)
+			goto out;
+	}
 	if (r.opt.trace) {
 		err = trace_open(r.opt.trace);
 		if (err) {

@@ -34,7 +34,7 @@
 
 #define HVSIM_TRAP_TIMEOUT_NS	(5ull * NSEC_PER_SEC)
 #define HVSIM_REGS_MIN_LEN	(HVSIM_REG_DOORBELL + sizeof(u32))
-#define HVSIM_IRQ_NAME_LEN	24
+#define HVSIM_IRQ_NAME_LEN	sizeof("viridian_hv-vp4294967295")
 
 struct hvsim {
 	struct viridian_hv_backend be;

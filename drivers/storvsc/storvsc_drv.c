@@ -738,38 +738,23 @@ static void storvsc_chan_init(struct storvsc_chan *c, struct storvsc_host *host,
 	spin_lock_init(&c->lock);
 }
 
-struct storvsc_sub_match {
-	struct viridian_channel *sub;
-	bool found;
-};
-
-static void storvsc_sub_match_fn(struct viridian_channel *sub, void *arg)
-{
-	struct storvsc_sub_match *m = arg;
-
-	if (sub == m->sub)
-		m->found = true;
-}
-
-/* Under storvsc_hosts_lock. */
+/*
+ * Under storvsc_hosts_lock. A sub-channel reports the device of its
+ * primary.
+ */
 static struct storvsc_host *storvsc_host_of_sub(struct viridian_channel *sub)
 {
 	struct viridian_device *vdev = viridian_channel_device(sub);
 	struct storvsc_host *host;
 
-	list_for_each_entry(host, &storvsc_hosts, node) {
-		struct storvsc_sub_match m = { .sub = sub };
-
-		if (vdev) {
-			if (host->vdev == vdev)
-				return host;
-			continue;
-		}
-		viridian_channel_for_each_sub(host->primary.ch,
-					      storvsc_sub_match_fn, &m);
-		if (m.found)
-			return host;
+	if (!vdev) {
+		pr_warn_ratelimited("viridian_storvsc: sub-channel %u has no device\n",
+				    viridian_channel_relid(sub));
+		return NULL;
 	}
+	list_for_each_entry(host, &storvsc_hosts, node)
+		if (host->vdev == vdev)
+			return host;
 	return NULL;
 }
 

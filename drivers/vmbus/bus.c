@@ -10,6 +10,7 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 
+#include <viridian/compat.h>
 #include <viridian/hv.h>
 #include "vmbus_private.h"
 
@@ -38,14 +39,14 @@ vmbus_match_id(const struct viridian_driver *drv,
 	return NULL;
 }
 
-static int vmbus_match(struct device *dev, struct device_driver *drv)
+static int vmbus_match(struct device *dev, viridian_match_driver *drv)
 {
 	return vmbus_match_id(to_viridian_driver(drv),
 			      to_viridian_device(dev)) != NULL;
 }
 
 /* Exactly what modpost writes for MODULE_DEVICE_TABLE(vmbus, ...). */
-static int vmbus_uevent(struct device *dev, struct kobj_uevent_env *env)
+static int vmbus_uevent(viridian_uevent_device *dev, struct kobj_uevent_env *env)
 {
 	return add_uevent_var(env, "MODALIAS=vmbus:%*phN", UUID_SIZE,
 			      &to_viridian_device(dev)->class_id);

@@ -12,6 +12,7 @@
 #include <linux/sysfs.h>
 #include <linux/topology.h>
 
+#include <viridian/compat.h>
 #include "vmbus_private.h"
 
 static struct viridian_channel *dev_channel(struct device *dev)
@@ -491,13 +492,13 @@ const struct kobj_type vmbus_channel_ktype = {
 
 /* /sys/bus/vmbus/ */
 
-static ssize_t offers_delivered_show(struct bus_type *bus, char *buf)
+static ssize_t offers_delivered_show(viridian_bus_attr_bus *bus, char *buf)
 {
 	return sysfs_emit(buf, "%d\n", READ_ONCE(vmbus_conn.offers_delivered));
 }
 static BUS_ATTR_RO(offers_delivered);
 
-static ssize_t version_show(struct bus_type *bus, char *buf)
+static ssize_t version_show(viridian_bus_attr_bus *bus, char *buf)
 {
 	u32 version = READ_ONCE(vmbus_conn.version);
 

@@ -15,7 +15,7 @@ struct qemu_config {
 	const char *name;		/* run name: viridian.name=, QEMU -name */
 	const char *kernel;
 	const char *initrd;
-	const char *modroot;		/* 9p tag modroot, read-only */
+	const char *modroot;		/* 9p tag modroot, read-only; unused with root_disk */
 	const char *share_dir;		/* 9p tag hvsimrun, read-write */
 	const char *ram_path;		/* guest RAM file, already created */
 	uint64_t mem_mb;
@@ -25,9 +25,22 @@ struct qemu_config {
 	const char *serial1_socket;	/* exec mode: ttyS1, hvsim listens */
 	const char *ivshmem_socket;
 	unsigned int vectors;
+	/*
+	 * Boot from the synthetic SCSI disk (hvsim --root-disk): root=/dev/sda
+	 * with the image's own initrd and ROOT_DISK_INIT as init; the host's /
+	 * is still exported (tag hostroot), modroot is not.
+	 */
+	bool root_disk;
+	/* virtio-blk disks (raw, for comparison benchmarks); may be NULL */
+	const char *const *virtio_disks;
+	unsigned int nr_virtio_disks;
 	const char *extra_append;	/* appended to -append; may be NULL */
 	char *const *extra_args;	/* NULL-terminated hook (--disk...); may be NULL */
 };
+
+/* init= of a root-disk image: tests/rootfs/make-rootfs installs it there. */
+#define ROOT_DISK_INIT		"/usr/lib/viridian-hvsim/init"
+#define QEMU_MAX_VIRTIO_DISKS	4
 
 /* The argv (NULL-terminated, heap) for cfg; NULL on ENOMEM/EINVAL. */
 char **qemu_build_argv(const struct qemu_config *cfg);
@@ -69,6 +82,13 @@ int launcher_guest_artifacts(const char *build, const char *repo, const char *kv
  * directory itself is not. 0 or -errno.
  */
 int launcher_run_dir(const char *name, char **dir);
+
+/*
+ * The initrd of a root-disk image: /boot/initrd.img-KVER read out of the
+ * ext2/3/4 file system in image (debugfs, no root or mount needed) into
+ * out (created, mode 0600). 0 or -errno with a message on stderr.
+ */
+int launcher_extract_root_initrd(const char *image, const char *kver, const char *out);
 
 /* Remove dir and everything below it without following symlinks. */
 int launcher_remove_tree(const char *dir);

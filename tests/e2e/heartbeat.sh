@@ -6,17 +6,17 @@
 source "$(dirname "$0")/lib.sh"
 e2e_init heartbeat
 
-# The sequence number in ctl's reply: "seq N" (any case, = or : allowed),
-# else the first number in it.
+# The last sequence number the guest answered, from ctl's reply
+# ("... answers=N last_answer=SEQ ..."; "seq SEQ" also accepted).
 heartbeat_seq() {
 	local reply
-	reply=$(hvsim_ctl hb heartbeat 2>&1) || { echo "ctl-error: $reply" >&2; return 1; }
-	if [[ $reply =~ [Ss][Ee][Qq][A-Za-z_]*[\ =:]+([0-9]+) ]]; then
+	reply=$(hvsim_ctl hb heartbeat 2>&1) || { echo "ctl error: $reply" >&2; return 1; }
+	if [[ $reply =~ last_answer=([0-9]+) ]]; then
 		echo "${BASH_REMATCH[1]}"
-	elif [[ $reply =~ ([0-9]+) ]]; then
-		echo "${BASH_REMATCH[1]}"
+	elif [[ $reply =~ (^|[^a-z_])seq[\ =:]+([0-9]+) ]]; then
+		echo "${BASH_REMATCH[2]}"
 	else
-		echo "ctl-error: no number in '$reply'" >&2
+		echo "no answered sequence number in the ctl reply '$reply'" >&2
 		return 1
 	fi
 }
@@ -25,13 +25,14 @@ hvsim_start hb --exec 'sleep 600'
 if ! hvsim_wait_ready hb 180; then
 	fail "guest did not become ready"
 	show_run hb
+	check_console hb
 	e2e_finish
 fi
 pass "guest ready"
 
-first=$(heartbeat_seq)
+first=$(heartbeat_seq 2>"$E2E_TMP/ctl.err")
 if [[ -z $first ]]; then
-	fail "hvsim ctl heartbeat gave no sequence number"
+	fail "hvsim ctl heartbeat: $(cat "$E2E_TMP/ctl.err")"
 else
 	grown=
 	for ((i = 0; i < 60; i++)); do

@@ -11,6 +11,8 @@ hvsim_exec smp --smp 2 --exec "bash $E2E_GUEST/smp-check.sh"
 if [[ $HVSIM_RC -ne 0 ]]; then
 	fail "hvsim run --smp 2 exited $HVSIM_RC"
 	show_run smp
+	check_console smp
+	e2e_finish
 fi
 o=$(out smp)
 check "guest sees 2 CPUs" grep -qx 'nproc 2' "$o"

@@ -447,6 +447,7 @@ static struct kunit_suite storvsc_protocol_suite = {
 	.name = "viridian_storvsc_protocol",
 	.test_cases = storvsc_protocol_cases,
 };
+
 kunit_test_suite(storvsc_protocol_suite);
 
 MODULE_LICENSE("GPL");

@@ -175,6 +175,7 @@ static struct kunit_suite wire_layout_suite = {
 	.name = "viridian_wire_layout",
 	.test_cases = wire_layout_cases,
 };
+
 kunit_test_suite(wire_layout_suite);
 
 MODULE_LICENSE("GPL");
