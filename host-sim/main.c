@@ -34,6 +34,7 @@
 #include "vmbus/glue.h"
 #include "vmbus/server.h"
 #include "vsp/ic.h"
+#include "vsp/ic_hotplug.h"
 #include "vsp/storvsp.h"
 
 #define HVSIM_VERSION		"0.1.0"
@@ -85,6 +86,7 @@ struct run {
 	struct vmbus_server *vmbus;
 	struct ic_heartbeat *heartbeat;
 	struct ic_shutdown *shutdown;
+	struct ic_hotplug *ic_hotplug;	/* `ic add`: ICs added while running */
 	struct storvsp *storvsp;
 
 	int sig_fd;
@@ -283,7 +285,18 @@ static int attach_vmbus(struct run *r)
 	err = ctl_register(r->ctl, "devices", vmbus_server_ctl_devices, r->vmbus);
 	if (!err)
 		err = ctl_register_help(r->ctl, "devices",
-					"VMBus channels: relid class instance state sub-index vp");
+					"[-v]: VMBus channels: relid class instance state sub-index vp "
+					"[counters]");
+	if (!err)
+		err = ctl_register(r->ctl, "rescind", vmbus_server_ctl_rescind, r->vmbus);
+	if (!err)
+		err = ctl_register_help(r->ctl, "rescind",
+					"RELID|INSTANCE: hot-remove a VMBus device (re-offer: offer)");
+	if (!err)
+		err = ctl_register(r->ctl, "offer", vmbus_server_ctl_offer, r->vmbus);
+	if (!err)
+		err = ctl_register_help(r->ctl, "offer",
+					"INSTANCE: offer a rescinded VMBus device again");
 	if (err)
 		return err;
 
@@ -298,7 +311,16 @@ static int attach_vmbus(struct run *r)
 		fprintf(stderr, "hvsim: cannot offer the integration components\n");
 		return -ENOMEM;
 	}
-	err = ctl_register(r->ctl, "heartbeat", ic_heartbeat_ctl, r->heartbeat);
+	r->ic_hotplug = ic_hotplug_create(r->vmbus);
+	if (!r->ic_hotplug)
+		return -ENOMEM;
+	err = ctl_register(r->ctl, "ic", ic_hotplug_ctl, r->ic_hotplug);
+	if (!err)
+		err = ctl_register_help(r->ctl, "ic",
+					"add heartbeat|shutdown [monitor] [INSTANCE] | list | "
+					"status INSTANCE: integration components added at run time");
+	if (!err)
+		err = ctl_register(r->ctl, "heartbeat", ic_heartbeat_ctl, r->heartbeat);
 	if (!err)
 		err = ctl_register_help(r->ctl, "heartbeat",
 					"the heartbeat IC: last sequence number the guest answered");
@@ -378,6 +400,8 @@ static void detach_devices(struct run *r)
 		ic_shutdown_destroy(r->shutdown);
 		r->shutdown = NULL;
 	}
+	ic_hotplug_destroy(r->ic_hotplug);
+	r->ic_hotplug = NULL;
 }
 
 /* ---- ctl: status ---- */

@@ -26,6 +26,7 @@
 #include <linux/module.h>
 #include <linux/pci.h>
 #include <linux/slab.h>
+#include <linux/smp.h>
 #include <linux/timekeeping.h>
 #include <viridian/hv.h>
 #include <viridian/wire/sim.h>
@@ -35,6 +36,16 @@
 #define HVSIM_TRAP_TIMEOUT_NS	(5ull * NSEC_PER_SEC)
 #define HVSIM_REGS_MIN_LEN	(HVSIM_REG_DOORBELL + sizeof(u32))
 #define HVSIM_IRQ_NAME_LEN	sizeof("viridian_hv-vp4294967295")
+
+/*
+ * One VP's MSI-X vector. x86 without interrupt remapping moves an MSI to
+ * its new CPU only when it next fires, on the old CPU; that interrupt is
+ * passed on to the VP's CPU, whose SynIC pages hold what host-sim posted.
+ */
+struct hvsim_vp_irq {
+	unsigned int cpu;
+	call_single_data_t forward;
+};
 
 struct hvsim {
 	struct viridian_hv_backend be;
@@ -55,6 +66,7 @@ struct hvsim {
 
 	void *hypercall_page;
 	cpumask_var_t irqs_requested;
+	struct hvsim_vp_irq vp_irqs[HVSIM_MAX_VPS];
 	char irq_names[HVSIM_MAX_VPS][HVSIM_IRQ_NAME_LEN];
 };
 
@@ -265,10 +277,30 @@ static const struct viridian_hv_ops hvsim_ops = {
 	.cpu_online = hvsim_cpu_online,
 };
 
-static irqreturn_t hvsim_interrupt(int irq, void *data)
+static void hvsim_forwarded_interrupt(void *info)
 {
 	viridian_synic_isr();
+}
+
+static irqreturn_t hvsim_interrupt(int irq, void *data)
+{
+	struct hvsim_vp_irq *vi = data;
+
+	if (unlikely(vi->cpu != smp_processor_id())) {
+		/*
+		 * -EBUSY: a forward is queued and will see this one too.
+		 * -ENXIO: the CPU is offline, its SynIC off; host-sim keeps
+		 * the messages for it.
+		 */
+		smp_call_function_single_async(vi->cpu, &vi->forward);
+		return IRQ_HANDLED;
+	}
+	viridian_synic_isr();
 	return IRQ_HANDLED;
+}
+
+static void hvsim_nop(void *info)
+{
 }
 
 static bool hvsim_ranges_overlap(u64 a_start, u64 a_end, u64 b_start, u64 b_end)
@@ -326,7 +358,17 @@ static void hvsim_free_irqs(struct hvsim *sim)
 	unsigned int cpu;
 
 	for_each_cpu(cpu, sim->irqs_requested)
-		free_irq(pci_irq_vector(sim->pdev, cpu), sim);
+		free_irq(pci_irq_vector(sim->pdev, cpu), &sim->vp_irqs[cpu]);
+	/*
+	 * A forward may still be queued at its CPU. A CPU runs the waited-for
+	 * calls of a batch before the others, so only a second call, taken
+	 * in the next batch, proves the forward done with sim's memory.
+	 */
+	for_each_cpu(cpu, sim->irqs_requested) {
+		/* An offline CPU flushed its queue on the way down. */
+		smp_call_function_single(cpu, hvsim_nop, NULL, 1);
+		smp_call_function_single(cpu, hvsim_nop, NULL, 1);
+	}
 	cpumask_clear(sim->irqs_requested);
 }
 
@@ -343,8 +385,10 @@ static int hvsim_request_irqs(struct hvsim *sim)
 			goto fail;
 		}
 		snprintf(sim->irq_names[cpu], HVSIM_IRQ_NAME_LEN, "viridian_hv-vp%u", cpu);
+		sim->vp_irqs[cpu].cpu = cpu;
+		INIT_CSD(&sim->vp_irqs[cpu].forward, hvsim_forwarded_interrupt, NULL);
 		ret = request_irq(irq, hvsim_interrupt, IRQF_NO_THREAD | IRQF_NOBALANCING,
-				  sim->irq_names[cpu], sim);
+				  sim->irq_names[cpu], &sim->vp_irqs[cpu]);
 		if (ret)
 			goto fail;
 		cpumask_set_cpu(cpu, sim->irqs_requested);

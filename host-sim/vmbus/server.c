@@ -24,6 +24,12 @@ _Static_assert(VMBUS_SERVER_MAX_CHANNELS < HV_SYNIC_EVENT_FLAG_COUNT,
 #define LOG_LINES_PER_WINDOW	20u
 #define LINE_MAX_LEN		512
 
+/*
+ * The latency monitor page 2 promises for a monitored channel, in 100 ns
+ * units: the hypervisor polls the page every millisecond.
+ */
+#define MONITOR_LATENCY_100NS	10000u
+
 /* Highest GPA a PFN may name before the shift overflows. */
 #define MAX_PFN			((1ull << (64 - VIRIDIAN_PAGE_SHIFT)) - 1)
 
@@ -126,6 +132,19 @@ void vmbus_log(struct vmbus_server *srv, const char *fmt, ...)
 /* ------------------------------------------------------------------ */
 /* GUIDs and names                                                     */
 
+static bool hex_digit(char c, unsigned int *v)
+{
+	if (c >= '0' && c <= '9')
+		*v = (unsigned int)(c - '0');
+	else if (c >= 'a' && c <= 'f')
+		*v = (unsigned int)(c - 'a' + 10);
+	else if (c >= 'A' && c <= 'F')
+		*v = (unsigned int)(c - 'A' + 10);
+	else
+		return false;
+	return true;
+}
+
 void vmbus_guid_to_str(const guid_t *g, char *buf)
 {
 	const uint8_t *b = g->b;
@@ -195,15 +214,6 @@ static const char *msg_name(uint32_t type)
 	if (type < CHANNELMSG_COUNT && names[type])
 		return names[type];
 	return "UNKNOWN";
-}
-
-static const char *channel_class_name(const struct channel *ch)
-{
-	const char *name = vmbus_class_name(&ch->dev->ops->class);
-
-	if (name)
-		return name;
-	return ch->dev->ops->name ? ch->dev->ops->name : "unknown";
 }
 
 /*
@@ -425,6 +435,37 @@ static void send_msg(struct vmbus_server *srv, const void *msg, uint32_t len)
 	send_msg_to(srv, srv->msg_vp, srv->msg_sint, msg, len);
 }
 
+/*
+ * What the hypervisor keeps in monitor page 2 for a monitored channel: the
+ * connection a pending bit signals and the latency it promises. Guests only
+ * show them (Linux's client_monitor_* sysfs attributes). The page is
+ * packed, so the fields are reached by offset.
+ */
+static void monitor_describe(struct vmbus_server *srv, const struct channel *ch,
+			     bool set)
+{
+	uint8_t *page = (uint8_t *)srv->monitor[1];
+	unsigned int group, bit;
+	size_t param, latency;
+
+	if (!page || ch->monitor_id < 0)
+		return;
+	group = (unsigned int)ch->monitor_id / VMBUS_MONITOR_IDS_PER_GROUP;
+	bit = (unsigned int)ch->monitor_id % VMBUS_MONITOR_IDS_PER_GROUP;
+	param = offsetof(struct hv_monitor_page, parameter) +
+		(group * VMBUS_MONITOR_IDS_PER_GROUP + bit) *
+		sizeof(struct hv_monitor_parameter);
+	latency = offsetof(struct hv_monitor_page, latency) +
+		  (group * VMBUS_MONITOR_IDS_PER_GROUP + bit) * sizeof(uint16_t);
+	__atomic_store_n((uint32_t *)(page + param +
+				      offsetof(struct hv_monitor_parameter,
+					       connection_id)),
+			 set ? ch->connection_id : 0, __ATOMIC_RELAXED);
+	__atomic_store_n((uint16_t *)(page + latency),
+			 (uint16_t)(set ? MONITOR_LATENCY_100NS : 0),
+			 __ATOMIC_RELAXED);
+}
+
 static void send_offer(struct vmbus_server *srv, struct channel *ch)
 {
 	struct vmbus_channel_offer_channel m;
@@ -438,6 +479,7 @@ static void send_offer(struct vmbus_server *srv, struct channel *ch)
 	if (ch->monitor_id >= 0) {
 		m.monitorid = (uint8_t)ch->monitor_id;
 		m.monitor_flags = VMBUS_OFFER_MONITOR_ALLOCATED;
+		monitor_describe(srv, ch, true);
 	}
 	/* Signals arrive by connection ID; the guest need not set bits. */
 	m.interrupt_flags = VMBUS_OFFER_DEDICATED_INTERRUPT;
@@ -647,8 +689,11 @@ static void free_channel(struct vmbus_server *srv, struct channel *ch)
 	close_channel(srv, ch, false);
 	free_gpadls_of(srv, ch->relid);
 	srv->by_relid[ch->relid] = NULL;
-	if (ch->monitor_id >= 0)
+	if (ch->monitor_id >= 0) {
+		if (ch->offered)
+			monitor_describe(srv, ch, false);
 		srv->by_monitor[ch->monitor_id] = NULL;
+	}
 	dev->chans[ch->sub_index] = NULL;
 	dev->live--;
 	channel_fini(ch);
@@ -815,7 +860,7 @@ static void on_request_offers(struct vmbus_server *srv)
 		return;
 	}
 	for (dev = srv->devices; dev; dev = dev->next) {
-		if (dev->rescinded)
+		if (dev->rescinded || dev->unplugged)
 			continue;
 		for (i = 0; i < dev->nchans; i++)
 			if (dev->chans[i] && !dev->chans[i]->rescinded)
@@ -1419,6 +1464,7 @@ bool vmbus_server_wants_monitor_poll(struct vmbus_server *srv)
 
 void vmbus_server_poll_monitor(struct vmbus_server *srv)
 {
+	struct channel *ch;
 	uint8_t *page;
 	uint32_t *pending, bits;
 	int group, bit;
@@ -1440,9 +1486,15 @@ void vmbus_server_poll_monitor(struct vmbus_server *srv)
 
 			if (!(bits & (1u << bit)))
 				continue;
+			ch = srv->by_monitor[id];
 			if (vmbus_tracing(srv))
-				vmbus_trace(srv, "vmbus <- monitor id=%d", id);
-			dispatch_signal(srv->by_monitor[id]);
+				vmbus_trace(srv, "vmbus <- monitor id=%d relid=%u%s",
+					    id, ch ? ch->relid : 0,
+					    ch && ch->open ? "" : " (no open channel)");
+			if (ch && ch->open)
+				__atomic_fetch_add(&ch->monitor_signals, 1,
+						   __ATOMIC_RELAXED);
+			dispatch_signal(ch);
 		}
 	}
 out:
@@ -1565,7 +1617,7 @@ int vmbus_server_offer_subchannels(struct vmbus_device *dev, unsigned int n)
 		return -EINVAL;
 	srv = dev->srv;
 	pthread_mutex_lock(&srv->lock);
-	if (dev->rescinded) {
+	if (dev->rescinded || dev->unplugged) {
 		rc = -EINVAL;
 		goto out;
 	}
@@ -1608,29 +1660,33 @@ struct channel *vmbus_server_device_channel(struct vmbus_device *dev,
 	return ch;
 }
 
-int vmbus_server_rescind(struct vmbus_server *srv, struct vmbus_device *dev)
+static bool device_listed(struct vmbus_server *srv,
+			  const struct vmbus_device *dev)
 {
-	struct vmbus_device *d;
+	const struct vmbus_device *d;
+
+	for (d = srv->devices; d; d = d->next)
+		if (d == dev)
+			return true;
+	return false;
+}
+
+/*
+ * RESCIND_CHANNELOFFER for each channel of dev the guest knows about,
+ * sub-channels before the primary, as the guest tears them down. A channel
+ * the guest never heard of goes at once. A device rescinded for good goes
+ * with its last channel: dev may be freed on return.
+ */
+static void withdraw_channels(struct vmbus_server *srv,
+			      struct vmbus_device *dev)
+{
 	unsigned int i;
 
-	pthread_mutex_lock(&srv->lock);
-	for (d = srv->devices; d && d != dev; d = d->next)
-		;
-	if (!d || dev->rescinded) {
-		pthread_mutex_unlock(&srv->lock);
-		return -EINVAL;
-	}
-	dev->rescinded = true;
-	/*
-	 * Sub-channels before the primary, as the guest tears them down. A
-	 * channel the guest never heard of goes at once; the device goes with
-	 * its last channel, so stop touching it then.
-	 */
 	for (i = dev->nchans; i-- > 0;) {
 		struct channel *ch = dev->chans[i];
 		bool last;
 
-		if (!ch)
+		if (!ch || ch->rescinded)
 			continue;
 		if (ch->offered) {
 			struct vmbus_channel_rescind_offer m;
@@ -1642,13 +1698,96 @@ int vmbus_server_rescind(struct vmbus_server *srv, struct vmbus_device *dev)
 			ch->rescinded = true;
 			continue;
 		}
-		last = dev->live == 1;
+		last = dev->live == 1 && dev->rescinded;
 		free_channel(srv, ch);
 		if (last)
-			break;
+			return;
 	}
+	/* Unplugged earlier and released since: nothing left to wait for. */
+	if (!dev->live && dev->rescinded)
+		free_device(srv, dev);
+}
+
+int vmbus_server_rescind(struct vmbus_server *srv, struct vmbus_device *dev)
+{
+	pthread_mutex_lock(&srv->lock);
+	if (!device_listed(srv, dev) || dev->rescinded) {
+		pthread_mutex_unlock(&srv->lock);
+		return -EINVAL;
+	}
+	dev->rescinded = true;
+	withdraw_channels(srv, dev);
 	pthread_mutex_unlock(&srv->lock);
 	return 0;
+}
+
+int vmbus_server_unplug(struct vmbus_server *srv, struct vmbus_device *dev)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&srv->lock);
+	if (!device_listed(srv, dev) || dev->rescinded || dev->unplugged) {
+		rc = -EINVAL;
+	} else {
+		dev->unplugged = true;
+		vmbus_trace(srv, "vmbus: unplugging %s",
+			    dev->ops->name ? dev->ops->name : "device");
+		withdraw_channels(srv, dev);
+	}
+	pthread_mutex_unlock(&srv->lock);
+	return rc;
+}
+
+int vmbus_server_replug(struct vmbus_server *srv, struct vmbus_device *dev)
+{
+	struct channel *ch;
+	int rc = 0;
+
+	pthread_mutex_lock(&srv->lock);
+	if (!device_listed(srv, dev) || dev->rescinded || !dev->unplugged) {
+		rc = -EINVAL;
+		goto out;
+	}
+	if (dev->live) {
+		rc = -EBUSY;
+		goto out;
+	}
+	/* A new life: sub-channel indices start again from the primary. */
+	dev->nchans = 0;
+	ch = new_channel(dev);
+	if (!ch) {
+		rc = -ENOSPC;
+		goto out;
+	}
+	dev->unplugged = false;
+	if (srv->connected && srv->offers_delivered)
+		send_offer(srv, ch);
+out:
+	pthread_mutex_unlock(&srv->lock);
+	return rc;
+}
+
+bool vmbus_server_device_unplugged(const struct vmbus_device *dev)
+{
+	bool unplugged;
+
+	pthread_mutex_lock(&dev->srv->lock);
+	unplugged = dev->unplugged;
+	pthread_mutex_unlock(&dev->srv->lock);
+	return unplugged;
+}
+
+bool vmbus_server_instance_taken(struct vmbus_server *srv,
+				 const guid_t *instance)
+{
+	const struct vmbus_device *dev;
+	bool taken = false;
+
+	pthread_mutex_lock(&srv->lock);
+	for (dev = srv->devices; dev && !taken; dev = dev->next)
+		taken = !dev->rescinded && guid_equal(&dev->instance, instance);
+	pthread_mutex_unlock(&srv->lock);
+	return taken;
 }
 
 void vmbus_server_reset(struct vmbus_server *srv)
@@ -1668,7 +1807,34 @@ static const char *channel_state(const struct channel *ch)
 	return ch->offered ? "offered" : "pending";
 }
 
-int vmbus_server_describe(struct vmbus_server *srv, FILE *out)
+static const char *device_class_name(const struct vmbus_device *dev)
+{
+	const char *name = vmbus_class_name(&dev->ops->class);
+
+	if (name)
+		return name;
+	return dev->ops->name ? dev->ops->name : "unknown";
+}
+
+static void describe_stats(const struct channel *ch, FILE *out)
+{
+	if (ch->monitor_id >= 0)
+		fprintf(out, " monitor=%d", ch->monitor_id);
+	else
+		fputs(" monitor=-", out);
+	fprintf(out,
+		" signals_in=%" PRIu64 " monitor_signals=%" PRIu64
+		" signals_out=%" PRIu64 " packets_in=%" PRIu64
+		" packets_out=%" PRIu64,
+		__atomic_load_n(&ch->signals_in, __ATOMIC_RELAXED),
+		__atomic_load_n(&ch->monitor_signals, __ATOMIC_RELAXED),
+		__atomic_load_n(&ch->signals_out, __ATOMIC_RELAXED),
+		__atomic_load_n(&ch->packets_in, __ATOMIC_RELAXED),
+		__atomic_load_n(&ch->packets_out, __ATOMIC_RELAXED));
+}
+
+int vmbus_server_describe_ex(struct vmbus_server *srv, FILE *out,
+			     bool verbose)
 {
 	struct vmbus_device *dev;
 	char guid[37];
@@ -1678,20 +1844,27 @@ int vmbus_server_describe(struct vmbus_server *srv, FILE *out)
 	pthread_mutex_lock(&srv->lock);
 	for (dev = srv->devices; dev; dev = dev->next) {
 		vmbus_guid_to_str(&dev->instance, guid);
+		if (dev->unplugged && !dev->live) {
+			fprintf(out, "- %s %s unplugged - -\n",
+				device_class_name(dev), guid);
+			lines++;
+			continue;
+		}
 		for (i = 0; i < dev->nchans; i++) {
 			const struct channel *ch = dev->chans[i];
 
 			if (!ch)
 				continue;
+			fprintf(out, "%u %s %s %s %u ", ch->relid,
+				device_class_name(dev), guid,
+				channel_state(ch), ch->sub_index);
 			if (ch->open)
-				fprintf(out, "%u %s %s %s %u %u\n", ch->relid,
-					channel_class_name(ch), guid,
-					channel_state(ch), ch->sub_index,
-					channel_target_vp(ch));
+				fprintf(out, "%u", channel_target_vp(ch));
 			else
-				fprintf(out, "%u %s %s %s %u -\n", ch->relid,
-					channel_class_name(ch), guid,
-					channel_state(ch), ch->sub_index);
+				fputc('-', out);
+			if (verbose)
+				describe_stats(ch, out);
+			fputc('\n', out);
 			lines++;
 		}
 	}
@@ -1699,11 +1872,165 @@ int vmbus_server_describe(struct vmbus_server *srv, FILE *out)
 	return ferror(out) ? -1 : lines;
 }
 
+int vmbus_server_describe(struct vmbus_server *srv, FILE *out)
+{
+	return vmbus_server_describe_ex(srv, out, false);
+}
+
 int vmbus_server_ctl_devices(void *ctx, int argc, char **argv, FILE *reply)
 {
-	(void)argc;
-	(void)argv;
-	return vmbus_server_describe(ctx, reply) < 0 ? -1 : 0;
+	bool verbose = false;
+
+	if (argc == 2 && strcmp(argv[1], "-v") == 0) {
+		verbose = true;
+	} else if (argc != 1) {
+		fprintf(reply, "usage: devices [-v]\n");
+		return -1;
+	}
+	return vmbus_server_describe_ex(ctx, reply, verbose) < 0 ? -1 : 0;
+}
+
+bool vmbus_guid_from_str(const char *text, guid_t *g)
+{
+	/* Byte order of each text position: the first three groups reversed. */
+	static const uint8_t order[16] = {
+		3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15,
+	};
+	size_t len, pos = 0, i;
+	bool braced;
+
+	if (!text)
+		return false;
+	len = strlen(text);
+	braced = len == 38 && text[0] == '{' && text[37] == '}';
+	if (braced)
+		text++;
+	else if (len != 36)
+		return false;
+	for (i = 0; i < 16; i++) {
+		unsigned int hi, lo;
+
+		if (pos == 8 || pos == 13 || pos == 18 || pos == 23) {
+			if (text[pos] != '-')
+				return false;
+			pos++;
+		}
+		if (!hex_digit(text[pos], &hi) || !hex_digit(text[pos + 1], &lo))
+			return false;
+		g->b[order[i]] = (uint8_t)(hi << 4 | lo);
+		pos += 2;
+	}
+	return pos == 36;
+}
+
+/*
+ * The device a ctl argument names: a relid (any of its channels) or an
+ * instance GUID. Under the server lock.
+ */
+static struct vmbus_device *ctl_find_device(struct vmbus_server *srv,
+					    const char *arg)
+{
+	struct vmbus_device *dev;
+	unsigned long relid;
+	guid_t instance;
+	char *end;
+
+	/* A GUID may start with digits too: a relid is nothing else. */
+	if (arg[0] && strspn(arg, "0123456789") == strlen(arg)) {
+		errno = 0;
+		relid = strtoul(arg, &end, 10);
+		if (errno || *end || relid == 0 ||
+		    relid > VMBUS_SERVER_MAX_CHANNELS ||
+		    !srv->by_relid[relid])
+			return NULL;
+		dev = srv->by_relid[relid]->dev;
+		return dev->rescinded ? NULL : dev;
+	}
+	if (!vmbus_guid_from_str(arg, &instance))
+		return NULL;
+	for (dev = srv->devices; dev; dev = dev->next)
+		if (!dev->rescinded && guid_equal(&dev->instance, &instance))
+			return dev;
+	return NULL;
+}
+
+int vmbus_server_ctl_rescind(void *ctx, int argc, char **argv, FILE *reply)
+{
+	struct vmbus_server *srv = ctx;
+	struct vmbus_device *dev;
+	char guid[37];
+	unsigned int i;
+	int rc = -1;
+
+	if (argc != 2) {
+		fprintf(reply, "usage: rescind RELID|INSTANCE\n");
+		return -1;
+	}
+	pthread_mutex_lock(&srv->lock);
+	dev = ctl_find_device(srv, argv[1]);
+	if (!dev) {
+		fprintf(reply, "no device with relid or instance '%s'\n", argv[1]);
+		goto out;
+	}
+	vmbus_guid_to_str(&dev->instance, guid);
+	if (vmbus_server_unplug(srv, dev)) {
+		fprintf(reply, "%s %s is already rescinded\n",
+			device_class_name(dev), guid);
+		goto out;
+	}
+	fprintf(reply, "rescinded %s %s relids", device_class_name(dev), guid);
+	for (i = 0; i < dev->nchans; i++)
+		if (dev->chans[i])
+			fprintf(reply, " %u", dev->chans[i]->relid);
+	fputc('\n', reply);
+	rc = 0;
+out:
+	pthread_mutex_unlock(&srv->lock);
+	return rc;
+}
+
+int vmbus_server_ctl_offer(void *ctx, int argc, char **argv, FILE *reply)
+{
+	struct vmbus_server *srv = ctx;
+	struct vmbus_device *dev;
+	unsigned int i;
+	guid_t instance;
+	char guid[37];
+	int rc = -1, err;
+
+	if (argc != 2 || !vmbus_guid_from_str(argv[1], &instance)) {
+		fprintf(reply, "usage: offer INSTANCE (of a rescinded device)\n");
+		return -1;
+	}
+	vmbus_guid_to_str(&instance, guid);
+	pthread_mutex_lock(&srv->lock);
+	for (dev = srv->devices; dev; dev = dev->next)
+		if (dev->unplugged && !dev->rescinded &&
+		    guid_equal(&dev->instance, &instance))
+			break;
+	if (!dev) {
+		fprintf(reply, "no rescinded device with instance %s\n", guid);
+		goto out;
+	}
+	err = vmbus_server_replug(srv, dev);
+	if (err == -EBUSY) {
+		fprintf(reply, "the guest has not released");
+		for (i = 0; i < dev->nchans; i++)
+			if (dev->chans[i])
+				fprintf(reply, " relid %u", dev->chans[i]->relid);
+		fprintf(reply, " of %s yet\n", guid);
+		goto out;
+	}
+	if (err) {
+		fprintf(reply, "cannot offer %s: %s\n", guid, strerror(-err));
+		goto out;
+	}
+	fprintf(reply, "offered %s %s relid %u\n", device_class_name(dev), guid,
+		dev->chans[0]->relid);
+	rc = 0;
+out:
+	pthread_mutex_unlock(&srv->lock);
+	return rc;
 }
 
 uint32_t vmbus_server_version(struct vmbus_server *srv)

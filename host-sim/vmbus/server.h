@@ -164,6 +164,26 @@ struct channel *vmbus_server_device_channel(struct vmbus_device *dev,
 int vmbus_server_rescind(struct vmbus_server *srv, struct vmbus_device *dev);
 
 /*
+ * Hot unplug, as when Hyper-V removes a device that may come back: the
+ * same rescinds as vmbus_server_rescind, but the device stays registered,
+ * "unplugged". Its VSP sees its open channels close, never release, and
+ * keeps using dev. Each relid is freed when the guest releases it. 0, or
+ * -EINVAL for a device that is unknown, rescinded or already unplugged.
+ */
+int vmbus_server_unplug(struct vmbus_server *srv, struct vmbus_device *dev);
+/*
+ * Offer an unplugged device again: a new primary channel under a new relid
+ * (sub-channels follow when the VSP offers them), at once if the guest has
+ * its offers. 0, -EINVAL (not unplugged), -EBUSY while the guest still
+ * holds a relid of the device's previous life, -ENOSPC (out of relids).
+ */
+int vmbus_server_replug(struct vmbus_server *srv, struct vmbus_device *dev);
+bool vmbus_server_device_unplugged(const struct vmbus_device *dev);
+/* True if a device not rescinded for good has this instance GUID. */
+bool vmbus_server_instance_taken(struct vmbus_server *srv,
+				 const guid_t *instance);
+
+/*
  * HvPostMessage from VP vp. Returns the hypercall status: success for
  * every well-addressed message (the content is the server's business),
  * HV_STATUS_INVALID_CONNECTION_ID for a connection ID that is not the
@@ -179,7 +199,9 @@ void vmbus_server_signal(struct vmbus_server *srv, uint32_t connection_id);
 /*
  * Monitored notification: while wants_monitor_poll is true, call
  * poll_monitor every millisecond; each pending bit of monitor page 2 is
- * taken (atomic exchange) and signals that monitor ID's channel.
+ * taken (atomic exchange) and signals that monitor ID's channel. When a
+ * monitored channel is offered, its connection ID and latency are written
+ * into monitor page 2, as the hypervisor does.
  */
 bool vmbus_server_wants_monitor_poll(struct vmbus_server *srv);
 void vmbus_server_poll_monitor(struct vmbus_server *srv);
@@ -196,11 +218,26 @@ void vmbus_server_reset(struct vmbus_server *srv);
  *   relid class instance-guid state sub-channel-index target-vp
  * class is the class's short name (scsi, heartbeat, ...) or the VSP name;
  * state is pending (not offered yet), offered, open, broken or rescinded;
- * target-vp is '-' unless open. Returns the number of lines, or -1.
+ * target-vp is '-' unless open. An unplugged device whose relids are all
+ * released has one line "- class instance unplugged - -". Verbose adds the
+ * channel's counters: monitor=ID|- signals_in=N monitor_signals=N
+ * signals_out=N packets_in=N packets_out=N (monitor_signals: the part of
+ * signals_in that came through monitor page 2). Returns the number of
+ * lines, or -1.
  */
 int vmbus_server_describe(struct vmbus_server *srv, FILE *out);
-/* A ctl command handler for "devices" (ctx is the server). */
+int vmbus_server_describe_ex(struct vmbus_server *srv, FILE *out,
+			     bool verbose);
+/*
+ * ctl command handlers; ctx is the server.
+ *   devices [-v]              vmbus_server_describe_ex
+ *   rescind RELID|INSTANCE    vmbus_server_unplug of the device that owns
+ *                             the relid or has the instance GUID
+ *   offer INSTANCE            vmbus_server_replug of an unplugged device
+ */
 int vmbus_server_ctl_devices(void *ctx, int argc, char **argv, FILE *reply);
+int vmbus_server_ctl_rescind(void *ctx, int argc, char **argv, FILE *reply);
+int vmbus_server_ctl_offer(void *ctx, int argc, char **argv, FILE *reply);
 
 /* Negotiated version (VMBUS_VERSION_*), 0 while disconnected. */
 uint32_t vmbus_server_version(struct vmbus_server *srv);
@@ -214,6 +251,8 @@ struct channel *vmbus_server_find_channel(struct vmbus_server *srv,
 
 /* Text form of a GUID (8-4-4-4-12, Windows field order); buf >= 37 bytes. */
 void vmbus_guid_to_str(const guid_t *g, char *buf);
+/* The inverse, either case, braces optional. False if malformed. */
+bool vmbus_guid_from_str(const char *text, guid_t *g);
 /* Short name of a known class GUID, or NULL. */
 const char *vmbus_class_name(const guid_t *class_id);
 

@@ -64,6 +64,7 @@ struct channel {
 	uint64_t packets_out;
 	uint64_t signals_in;
 	uint64_t signals_out;
+	uint64_t monitor_signals;	/* of signals_in: via monitor page 2 */
 };
 
 struct vmbus_device {
@@ -74,7 +75,8 @@ struct vmbus_device {
 	struct channel **chans;		/* index = sub-channel index */
 	unsigned int nchans;		/* created so far */
 	unsigned int live;		/* not yet freed */
-	bool rescinded;
+	bool rescinded;			/* gone for good once released */
+	bool unplugged;			/* rescinded, to be offered again */
 	struct vmbus_device *next;
 };
 

@@ -497,6 +497,11 @@ void ic_service_destroy(struct ic_service *ic)
 	free(ic);
 }
 
+void ic_service_set_monitor(struct ic_service *ic, bool use_monitor)
+{
+	ic->vsp.use_monitor = use_monitor;
+}
+
 struct vmbus_device *ic_service_attach(struct ic_service *ic,
 				       struct vmbus_server *srv,
 				       const guid_t *instance)

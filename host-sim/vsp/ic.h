@@ -122,6 +122,11 @@ enum ic_state {
 
 struct ic_service *ic_service_create(const struct ic_service_config *cfg);
 void ic_service_destroy(struct ic_service *ic);
+/*
+ * Offer the service's channel for monitored notification (MNF: the guest
+ * signals through monitor page 2) instead of events. Before attach.
+ */
+void ic_service_set_monitor(struct ic_service *ic, bool use_monitor);
 /* Register the service's device with the server. NULL on failure. */
 struct vmbus_device *ic_service_attach(struct ic_service *ic,
 				       struct vmbus_server *srv,

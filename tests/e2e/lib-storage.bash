@@ -98,7 +98,7 @@ guest_value() {
 
 MiB=$((1 << 20))
 PLAN_ITEMS=()
-declare -A PLAN_IMG=() PLAN_OFF=() PLAN_LEN=() PLAN_SHA=() PLAN_KIND=()
+declare -A PLAN_IMG=() PLAN_OFF=() PLAN_LEN=() PLAN_SHA=() PLAN_KIND=() PLAN_MODES=()
 
 # sector_in LO HI LEN [ALIGN]: a random offset, a multiple of ALIGN (512),
 # with [off, off + LEN) inside [LO, HI).
@@ -112,20 +112,21 @@ byte_in() {
 	echo $(($1 + $(rand_below $(($2 - $1 - $3 + 1)))))
 }
 
-# plan_read IMG NAME OFF LEN: fill the range with random data now; the
-# guest reads it.
+# plan_read IMG NAME OFF LEN [unalignedN]: fill the range with random
+# data now; the guest reads it (also into a buffer N bytes into a page).
 plan_read() {
 	PLAN_KIND[$2]=R
 	PLAN_IMG[$2]=$1
 	PLAN_OFF[$2]=$3
 	PLAN_LEN[$2]=$4
+	PLAN_MODES[$2]="direct buffered${5:+ $5}"
 	img_fill_random "$1" "$3" "$4"
 	PLAN_SHA[$2]=$(img_range_sha "$1" "$3" "$4")
-	PLAN_ITEMS+=("R:$2:$3:$4")
+	PLAN_ITEMS+=("R:$2:$3:$4${5:+:$5}")
 }
 
 # plan_write IMG KIND NAME OFF LEN [MODE]: the guest writes the range
-# (KIND W or P, MODE direct or buffered). The image must hold zeros around
+# (KIND W or P, MODE direct, unalignedN or buffered). The image must hold zeros around
 # it, so that a write spilling over shows.
 plan_write() {
 	PLAN_KIND[$3]=W
@@ -149,7 +150,7 @@ verify_plan() {
 	for name in $(printf '%s\n' "${!PLAN_KIND[@]}" | sort); do
 		img=${PLAN_IMG[$name]} off=${PLAN_OFF[$name]} len=${PLAN_LEN[$name]}
 		if [[ ${PLAN_KIND[$name]} == R ]]; then
-			for mode in direct buffered; do
+			for mode in ${PLAN_MODES[$name]}; do
 				got=$(guest_value "$tag" "read $name $mode")
 				if [[ $got == "${PLAN_SHA[$name]}" ]]; then
 					pass "$name ($len bytes at $off, host-written): guest $mode read identical"
@@ -178,4 +179,29 @@ verify_plan() {
 			fail "$name: bytes next to the range changed in the image"
 		fi
 	done
+}
+
+# --- logs that betray a protocol problem even when the data came through --
+
+# What viridian_storvsc only says when the host and it disagree, or when it
+# lost track of a request.
+STORVSC_LOG_BAD='was not ours to revoke|short answer|bad answer|malformed SRB completion|ignoring unsolicited|ignoring a completion with unknown ID|ignoring a [0-9]+-byte packet|dropped an oversized|receive failed|not using sub-channel|failed to open|sub-channel [0-9]+ has no device|scatterlist not page-contiguous|sending an SRB failed|bus reset failed|still outstanding after the reset|asking for [0-9]+ sub-channels failed'
+
+# check_storage_logs TAG: FAIL on such lines in the console, and on the
+# storage VSP's complaints about the guest's packets in hvsim's stderr.
+check_storage_logs() {
+	local tag=$1 log
+	log=$(console "$tag")
+	if grep -Eq "$STORVSC_LOG_BAD" "$log"; then
+		fail "$tag: viridian_storvsc reported a protocol problem:"
+		grep -E -m 5 "$STORVSC_LOG_BAD" "$log" | sed 's/^/    /'
+	else
+		pass "$tag: no protocol complaint from viridian_storvsc on the console"
+	fi
+	if grep -Eq 'storvsp|scsi ' "$(err "$tag")"; then
+		fail "$tag: the storage VSP complained about the guest:"
+		grep -E -m 5 'storvsp|scsi ' "$(err "$tag")" | sed 's/^/    /'
+	else
+		pass "$tag: no complaint from the storage VSP in hvsim's log"
+	fi
 }

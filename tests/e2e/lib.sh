@@ -71,6 +71,8 @@ e2e_init() {
 	mkdir -m 0700 "$E2E_TMP/xdg"
 	export XDG_RUNTIME_DIR=$E2E_TMP/xdg
 	trap e2e_cleanup EXIT
+	# tests/run's timeout stops a test with SIGTERM: stop its guests too.
+	trap 'exit 143' TERM INT
 }
 
 e2e_cleanup() {
@@ -80,6 +82,9 @@ e2e_cleanup() {
 	done
 	wait 2>/dev/null
 	if [[ $E2E_FAILED -ne 0 && -n ${E2E_KEEP_FAILED:-1} ]]; then
+		# The logs only: disk images and run directories can be large.
+		find "$E2E_TMP" -mindepth 1 -maxdepth 1 ! -name '*.log' ! -name '*.out' \
+			! -name '*.err' -exec rm -rf {} +
 		echo "  (logs kept in $E2E_TMP)"
 	else
 		rm -rf "$E2E_TMP"

@@ -6,10 +6,13 @@
 #     with EIO (O_DIRECT and buffered); I/O around them returns the right
 #     data, writes elsewhere land, the disk stays running; after `clear`
 #     the blocks read again;
+#   - `disk fault N stall 2500`: commands complete 2.5 s late, no reset;
 #   - `disk fault N stall 0` holds every command: with a 6 s SCSI timeout
 #     the guest's error handling resets the bus, the host aborts what it
 #     held; once the host clears the stall the retried commands complete,
-#     nothing written before is lost, and the disk keeps working.
+#     nothing written before is lost, and the disk keeps working;
+#   - `disk fault N hang` stops the whole controller, resets included:
+#     the same recovery once the host clears it.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib-storage.bash"
 e2e_init storage_faults
@@ -40,15 +43,35 @@ ctl_ok() {
 	return 1
 }
 
-# console_has PATTERN SECONDS
-console_has() {
+# console_count_above PATTERN N SECONDS: until more than N console lines
+# match.
+console_count_above() {
 	local i
-	for ((i = 0; i < $2 * 10; i++)); do
-		grep -q "$1" "$(console flt)" && return 0
+	for ((i = 0; i < $3 * 10; i++)); do
+		(($(grep -c "$1" "$(console flt)") > $2)) && return 0
 		kill -0 "${E2E_PID[flt]}" 2>/dev/null || return 1
 		sleep 0.1
 	done
 	return 1
+}
+
+# held_phase PHASE WHAT CTL...: once the guest is ready, hold its commands
+# with CTL; when the console shows one more bus reset, clear (also when
+# none came: the guest must be able to finish).
+held_phase() {
+	local phase=$1 what=$2 resets start
+	shift 2
+	wait_guest_mark flt "$phase-ready" 600 || return
+	resets=$(grep -c 'resetting the bus' "$(console flt)")
+	ctl_ok "$what" "$@"
+	host_mark flt "$phase"
+	start=$SECONDS
+	if console_count_above 'resetting the bus' "$resets" 300; then
+		pass "$phase: the guest reset the bus $((SECONDS - start)) s after the commands were held"
+	else
+		fail "$phase: no bus reset on the console 300 s after the commands were held"
+	fi
+	ctl_ok "$phase: clear" disk fault 0 clear
 }
 
 if ! wait_guest_mark flt booted 600; then
@@ -60,19 +83,15 @@ else
 		ctl_ok "clear the medium error" disk fault 0 clear
 		host_mark flt cleared
 	fi
-	if wait_guest_mark flt stall-ready 600; then
-		ctl_ok "stall every command" disk fault 0 stall 0
-		host_mark flt stalled
-		start=$SECONDS
-		if console_has 'resetting the bus' 300; then
-			pass "the guest reset the bus $((SECONDS - start)) s into the stall"
-		else
-			fail "no bus reset on the console 300 s into the stall"
-		fi
-		# Let the retries through (also when no reset came: the guest
-		# must be able to finish).
-		ctl_ok "clear the stall" disk fault 0 clear
+	if wait_guest_mark flt timed-ready 600; then
+		ctl_ok "stall each command 2.5 s" disk fault 0 stall 2500
+		host_mark flt timed
+		wait_guest_mark flt timed-done 600
+		ctl_ok "clear the timed stall" disk fault 0 clear
+		host_mark flt timed-cleared
 	fi
+	held_phase stall "stall every command until released" disk fault 0 stall 0
+	held_phase hang "hang the controller" disk fault 0 hang
 fi
 hvsim_wait flt 900
 if [[ $HVSIM_RC -ne 0 ]]; then
@@ -98,7 +117,8 @@ expect_read after-1m $((bad_off + bad_len)) "$MiB"
 expect_read after-2m-buffered $(((bad_off + bad_len + 4095) / 4096 * 4096)) $((2 * MiB))
 expect_read first-1m "$fill_off" "$MiB"
 expect_read bad-after-clear "$bad_off" "$bad_len"
-expect_read first-1m-after "$fill_off" "$MiB"
+expect_read first-1m-after-stall "$fill_off" "$MiB"
+expect_read first-1m-after-hang "$fill_off" "$MiB"
 for name in bad-exact bad-1m bad-buffered; do
 	if grep -q "^read $name " "$(out flt)"; then
 		fail "$name: the guest read data through the medium error"
@@ -107,10 +127,15 @@ done
 
 # What the guest wrote, in the image.
 plan_write "$img" W medium-time-write $((fill_end + 4 * MiB)) "$MiB"
-plan_write "$img" W stall-before $((fill_end + 8 * MiB)) $((4 * MiB))
-plan_write "$img" W stall-during $((fill_end + 16 * MiB)) $((2 * MiB))
-plan_write "$img" W after-recovery $((fill_end + 20 * MiB)) "$MiB"
+plan_write "$img" W timed-write $((fill_end + 6 * MiB)) "$MiB"
+for phase in stall:8 hang:24; do
+	base=$((fill_end + ${phase#*:} * MiB))
+	plan_write "$img" W "${phase%:*}-before" "$base" $((4 * MiB))
+	plan_write "$img" W "${phase%:*}-during" $((base + 8 * MiB)) $((2 * MiB))
+	plan_write "$img" W "${phase%:*}-after" $((base + 12 * MiB)) "$MiB"
+done
 verify_plan flt
 
+check_storage_logs flt
 check_console flt
 e2e_finish

@@ -95,5 +95,6 @@ else
 	fail "host debugfs reads keep.bin as $got, the guest wrote ${want:-nothing}"
 fi
 
+check_storage_logs fs
 check_console fs
 e2e_finish

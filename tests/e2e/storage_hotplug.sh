@@ -135,5 +135,6 @@ done
 check "grown image is $b1_grown bytes" test "$(stat -c %s "$img1")" -eq "$b1_grown"
 check "shrunk image is $b0_shrunk bytes" test "$(stat -c %s "$img0")" -eq "$b0_shrunk"
 
+check_storage_logs hp
 check_console hp
 e2e_finish

@@ -9,6 +9,9 @@
 #     the inline page list and split at the 2 MiB maximum transfer; four
 #     writers at once, over both channels) is byte-identical in the host
 #     image, and nothing around it changed;
+#   - O_DIRECT to and from buffers that start inside a page (GPA ranges
+#     with a byte offset, up to the 2 MiB limit and beyond) moves the
+#     right bytes;
 #   - a read-only disk (--disk FILE,ro) is read-only in the guest: the
 #     block layer and the host both refuse writes, the image is unchanged.
 source "$(dirname "$0")/lib.sh"
@@ -30,6 +33,12 @@ plan_read "$rw_img" r-1m "$(sector_in $((8 * MiB)) $((24 * MiB)) "$MiB" 4096)" "
 plan_read "$rw_img" r-5m-odd "$(sector_in $((24 * MiB)) $((48 * MiB)) $((5 * MiB + 1536)))" \
 	$((5 * MiB + 1536))
 plan_read "$rw_img" r-near-end $((rw_bytes - MiB)) $((MiB - 65536 - 4096))
+# Read into buffers that start inside a page: GPA ranges with a byte offset.
+plan_read "$rw_img" r-unaligned-1m "$(sector_in $((48 * MiB)) $((52 * MiB)) "$MiB")" "$MiB" unaligned512
+plan_read "$rw_img" r-unaligned-2m "$(sector_in $((52 * MiB)) $((56 * MiB)) $((2 * MiB)))" \
+	$((2 * MiB)) unaligned3584
+plan_read "$rw_img" r-unaligned-5m "$(sector_in $((56 * MiB)) $((63 * MiB)) $((5 * MiB + 512)))" \
+	$((5 * MiB + 512)) unaligned1024
 
 # Guest to host: written there, checked here. Each in its own window.
 plan_write "$rw_img" W w-512 "$(sector_in $((64 * MiB)) $((65 * MiB)) 512)" 512
@@ -48,6 +57,13 @@ for i in 1 2 3 4; do
 		$((2 * MiB + 512))
 done
 plan_write "$rw_img" W w-last-64k $((rw_bytes - 65536)) 65536
+# Written from buffers that start inside a page.
+plan_write "$rw_img" W w-unaligned-8k "$(sector_in $((150 * MiB)) $((151 * MiB)) 8192)" 8192 unaligned512
+plan_write "$rw_img" W w-unaligned-1m "$(sector_in $((152 * MiB)) $((156 * MiB)) "$MiB")" "$MiB" unaligned2048
+plan_write "$rw_img" W w-unaligned-2m "$(sector_in $((156 * MiB)) $((160 * MiB)) $((2 * MiB)))" \
+	$((2 * MiB)) unaligned3584
+plan_write "$rw_img" W w-unaligned-7m "$(sector_in $((160 * MiB)) $((170 * MiB)) $((7 * MiB + 1536)))" \
+	$((7 * MiB + 1536)) unaligned512
 
 img_fill_random "$ro_img" 0 "$ro_bytes"
 ro_sha=$(img_range_sha "$ro_img" 0 "$ro_bytes")
@@ -80,5 +96,6 @@ check "read-only image unchanged on the host" \
 check "read-only image still $ro_bytes bytes" test "$(stat -c %s "$ro_img")" -eq "$ro_bytes"
 check "read-write image still $rw_bytes bytes" test "$(stat -c %s "$rw_img")" -eq "$rw_bytes"
 
+check_storage_logs integ
 check_console integ
 e2e_finish

@@ -4,8 +4,12 @@
  * negotiation, offers, GPADLs, open/close, packets both ways, signalling
  * rules, rescind, sub-channels, unload and malformed input.
  */
+#include <stdarg.h>
+
 #include "check.h"
 #include "vmbus_fake.h"
+
+typedef int (*ctl_handler)(void *ctx, int argc, char **argv, FILE *reply);
 
 /* ------------------------------------------------------------------ */
 /* A VSP double                                                        */
@@ -1303,6 +1307,304 @@ static void test_signals_and_monitor(void)
 	teardown(&s);
 }
 
+static void release_relid(struct fake_host *fh, uint32_t relid)
+{
+	struct vmbus_channel_relid_released rel = {
+		.header.msgtype = CHANNELMSG_RELID_RELEASED,
+		.child_relid = relid,
+	};
+
+	guest_post1(fh, &rel, sizeof(rel));
+}
+
+/* Run a ctl handler; its reply in text, its return value returned. */
+static int run_ctl(ctl_handler fn, void *ctx, char *text, size_t cap,
+		   int argc, ...)
+{
+	char *argv[8];
+	va_list ap;
+	FILE *f;
+	int i, rc;
+
+	va_start(ap, argc);
+	for (i = 0; i < argc && i < 8; i++)
+		argv[i] = va_arg(ap, char *);
+	va_end(ap);
+	memset(text, 0, cap);
+	f = fmemopen(text, cap - 1, "w");
+	if (!f)
+		return -100;
+	rc = fn(ctx, argc, argv, f);
+	fclose(f);
+	return rc;
+}
+
+static void test_unplug_replug(void)
+{
+	struct vmbus_channel_offer_channel *o;
+	struct vmbus_channel_rescind_offer *r;
+	struct setup s;
+	struct gchan gc;
+	uint32_t relid, sub_relid, primary;
+	char text[4096];
+	FILE *f;
+
+	REQUIRE(setup_connected(&s));
+	relid = relid_of(&s, &inst_b, 0);
+	REQUIRE(guest_open(s.fh, &gc, relid, 0xc00, 2, 2, 1) == 0);
+
+	CHECK(vmbus_server_unplug(s.fh->srv, s.hb_dev) == 0);
+	CHECK(vmbus_server_device_unplugged(s.hb_dev));
+	r = fake_expect(s.fh, CHANNELMSG_RESCIND_CHANNELOFFER);
+	CHECK(r && r->child_relid == relid);
+	/* Twice, or offered again while the guest holds the relid: no. */
+	CHECK(vmbus_server_unplug(s.fh->srv, s.hb_dev) == -EINVAL);
+	CHECK(vmbus_server_replug(s.fh->srv, s.hb_dev) == -EBUSY);
+	CHECK(vmbus_server_offer_subchannels(s.hb_dev, 1) == -EINVAL);
+	CHECK(s.hb.closes == 0);
+	guest_close(s.fh, relid);
+	CHECK(s.hb.closes == 1);
+	release_relid(s.fh, relid);
+	CHECK(vmbus_server_find_channel(s.fh->srv, relid) == NULL);
+	/* Unplugged, not gone: the VSP keeps its device. */
+	CHECK(s.hb.releases == 0);
+	f = fmemopen(text, sizeof(text), "w");
+	REQUIRE(f);
+	CHECK(vmbus_server_describe(s.fh->srv, f) == 2);
+	fclose(f);
+	CHECK(strstr(text, "- heartbeat aaaaaaaa-bbbb-cccc-dddd-060504030201 unplugged - -\n") != NULL);
+
+	/* A new life under a free relid, opened anew. */
+	CHECK(vmbus_server_replug(s.fh->srv, s.hb_dev) == 0);
+	CHECK(!vmbus_server_device_unplugged(s.hb_dev));
+	CHECK(vmbus_server_replug(s.fh->srv, s.hb_dev) == -EINVAL);
+	o = fake_expect(s.fh, CHANNELMSG_OFFERCHANNEL);
+	REQUIRE(o);
+	CHECK(guid_equal(&o->offer.if_instance, &inst_b));
+	CHECK(o->offer.sub_channel_index == 0);
+	CHECK(vmbus_server_device_channels(s.hb_dev) == 1);
+	relid = o->child_relid;
+	REQUIRE(guest_open(s.fh, &gc, relid, 0xc01, 2, 2, 0) == 0);
+	CHECK(s.hb.opens == 2);
+
+	/* Sub-channels go first, and come back only when offered again. */
+	primary = relid_of(&s, &inst_a, 0);
+	CHECK(vmbus_server_offer_subchannels(s.scsi_dev, 1) == 0);
+	o = fake_expect(s.fh, CHANNELMSG_OFFERCHANNEL);
+	REQUIRE(o);
+	sub_relid = o->child_relid;
+	CHECK(vmbus_server_unplug(s.fh->srv, s.scsi_dev) == 0);
+	r = fake_expect(s.fh, CHANNELMSG_RESCIND_CHANNELOFFER);
+	CHECK(r && r->child_relid == sub_relid);
+	r = fake_expect(s.fh, CHANNELMSG_RESCIND_CHANNELOFFER);
+	CHECK(r && r->child_relid == primary);
+	release_relid(s.fh, sub_relid);
+	CHECK(vmbus_server_replug(s.fh->srv, s.scsi_dev) == -EBUSY);
+	release_relid(s.fh, primary);
+	CHECK(vmbus_server_replug(s.fh->srv, s.scsi_dev) == 0);
+	o = fake_expect(s.fh, CHANNELMSG_OFFERCHANNEL);
+	CHECK(o && o->offer.sub_channel_index == 0);
+	CHECK(vmbus_server_device_channels(s.scsi_dev) == 1);
+	CHECK(vmbus_server_offer_subchannels(s.scsi_dev, 1) == 0);
+	o = fake_expect(s.fh, CHANNELMSG_OFFERCHANNEL);
+	CHECK(o && o->offer.sub_channel_index == 1);
+
+	/* Rescinded for good while unplugged and released: gone at once. */
+	CHECK(vmbus_server_unplug(s.fh->srv, s.hb_dev) == 0);
+	CHECK(fake_expect(s.fh, CHANNELMSG_RESCIND_CHANNELOFFER) != NULL);
+	guest_close(s.fh, relid);
+	release_relid(s.fh, relid);
+	CHECK(s.hb.releases == 0);
+	CHECK(vmbus_server_rescind(s.fh->srv, s.hb_dev) == 0);
+	CHECK(s.hb.releases == 1);
+	CHECK(fake_pending_msgs(s.fh) == 0);
+	teardown(&s);
+	CHECK(s.scsi.releases == 1);
+
+	/* Unplugged before the guest connects: never offered, until replug. */
+	{
+		struct fake_host *fh = fake_host_new();
+		struct vmbus_channel_offer_channel offers[4];
+		struct tvsp t = { 0 };
+		struct vmbus_device *dev;
+
+		REQUIRE(fh);
+		dev = vmbus_server_add_device(fh->srv, &hb_ops, &inst_a, &t);
+		REQUIRE(dev);
+		CHECK(vmbus_server_unplug(fh->srv, dev) == 0);
+		CHECK(fake_pending_msgs(fh) == 0);
+		CHECK(t.releases == 0);
+		REQUIRE(guest_connect(fh) == 0);
+		CHECK(guest_take_offers(fh, offers, 4) == 0);
+		CHECK(vmbus_server_replug(fh->srv, dev) == 0);
+		o = fake_expect(fh, CHANNELMSG_OFFERCHANNEL);
+		CHECK(o && guid_equal(&o->offer.if_instance, &inst_a));
+		CHECK(fake_host_free(fh) == 0);
+		CHECK(t.releases == 1);
+	}
+}
+
+static void test_guid_text(void)
+{
+	const guid_t want = GUID_INIT(0x57164f39, 0x9115, 0x4e78, 0xab, 0x55,
+				      0x38, 0x2f, 0x3b, 0xd5, 0x42, 0x2d);
+	char text[37];
+	guid_t g;
+
+	CHECK(vmbus_guid_from_str("57164f39-9115-4e78-ab55-382f3bd5422d", &g));
+	CHECK(guid_equal(&g, &want));
+	CHECK(vmbus_guid_from_str("{57164F39-9115-4E78-AB55-382F3BD5422D}", &g));
+	CHECK(guid_equal(&g, &want));
+	vmbus_guid_to_str(&want, text);
+	CHECK(vmbus_guid_from_str(text, &g) && guid_equal(&g, &want));
+	CHECK(!vmbus_guid_from_str(NULL, &g));
+	CHECK(!vmbus_guid_from_str("", &g));
+	CHECK(!vmbus_guid_from_str("57164f39-9115-4e78-ab55-382f3bd5422", &g));
+	CHECK(!vmbus_guid_from_str("57164f39-9115-4e78-ab55-382f3bd5422dd", &g));
+	CHECK(!vmbus_guid_from_str("57164f39x9115-4e78-ab55-382f3bd5422d", &g));
+	CHECK(!vmbus_guid_from_str("57164f39-9115-4e78-ab5g-382f3bd5422d", &g));
+	CHECK(!vmbus_guid_from_str("{57164f39-9115-4e78-ab55-382f3bd5422d", &g));
+	CHECK(!vmbus_guid_from_str("57164f3909115-4e78-ab55-382f3bd5422d-", &g));
+}
+
+static void test_ctl_rescind_offer(void)
+{
+	struct vmbus_channel_rescind_offer *r;
+	struct vmbus_channel_offer_channel *o;
+	struct setup s;
+	struct gchan gc;
+	uint32_t relid;
+	char text[4096], arg[16], want[128];
+	void *srv;
+
+	REQUIRE(setup_connected(&s));
+	srv = s.fh->srv;
+	relid = relid_of(&s, &inst_b, 0);
+	REQUIRE(guest_open(s.fh, &gc, relid, 0xd00, 2, 2, 0) == 0);
+
+	/* Bad arguments change nothing. */
+	CHECK(run_ctl(vmbus_server_ctl_rescind, srv, text, sizeof(text), 1,
+		      "rescind") != 0);
+	CHECK(run_ctl(vmbus_server_ctl_rescind, srv, text, sizeof(text), 2,
+		      "rescind", "250") != 0);
+	CHECK(strstr(text, "no device") != NULL);
+	CHECK(run_ctl(vmbus_server_ctl_rescind, srv, text, sizeof(text), 2,
+		      "rescind", "0") != 0);
+	CHECK(run_ctl(vmbus_server_ctl_rescind, srv, text, sizeof(text), 2,
+		      "rescind", "1x") != 0);
+	CHECK(run_ctl(vmbus_server_ctl_rescind, srv, text, sizeof(text), 2,
+		      "rescind", "99999999999999999999") != 0);
+	CHECK(run_ctl(vmbus_server_ctl_rescind, srv, text, sizeof(text), 2,
+		      "rescind", "aaaaaaaa-bbbb-cccc-dddd-000000000000") != 0);
+	CHECK(run_ctl(vmbus_server_ctl_offer, srv, text, sizeof(text), 2,
+		      "offer", "aaaaaaaa-bbbb-cccc-dddd-060504030201") != 0);
+	CHECK(strstr(text, "no rescinded device") != NULL);
+	CHECK(fake_pending_msgs(s.fh) == 0);
+
+	/* By relid. */
+	snprintf(arg, sizeof(arg), "%u", relid);
+	CHECK(run_ctl(vmbus_server_ctl_rescind, srv, text, sizeof(text), 2,
+		      "rescind", arg) == 0);
+	snprintf(want, sizeof(want),
+		 "rescinded heartbeat aaaaaaaa-bbbb-cccc-dddd-060504030201 relids %u\n",
+		 relid);
+	CHECK(strcmp(text, want) == 0);
+	r = fake_expect(s.fh, CHANNELMSG_RESCIND_CHANNELOFFER);
+	CHECK(r && r->child_relid == relid);
+	CHECK(run_ctl(vmbus_server_ctl_rescind, srv, text, sizeof(text), 2,
+		      "rescind", arg) != 0);
+	CHECK(strstr(text, "already rescinded") != NULL);
+	CHECK(run_ctl(vmbus_server_ctl_offer, srv, text, sizeof(text), 2,
+		      "offer", "{AAAAAAAA-BBBB-CCCC-DDDD-060504030201}") != 0);
+	snprintf(want, sizeof(want), "the guest has not released relid %u of", relid);
+	CHECK(strstr(text, want) != NULL);
+	guest_close(s.fh, relid);
+	release_relid(s.fh, relid);
+	CHECK(run_ctl(vmbus_server_ctl_devices, srv, text, sizeof(text), 1,
+		      "devices") == 0);
+	CHECK(strstr(text, "- heartbeat aaaaaaaa-bbbb-cccc-dddd-060504030201 unplugged - -\n") != NULL);
+	CHECK(run_ctl(vmbus_server_ctl_offer, srv, text, sizeof(text), 2,
+		      "offer", "aaaaaaaa-bbbb-cccc-dddd-060504030201") == 0);
+	o = fake_expect(s.fh, CHANNELMSG_OFFERCHANNEL);
+	REQUIRE(o);
+	snprintf(want, sizeof(want),
+		 "offered heartbeat aaaaaaaa-bbbb-cccc-dddd-060504030201 relid %u\n",
+		 o->child_relid);
+	CHECK(strcmp(text, want) == 0);
+
+	/* By instance: every channel of the device. */
+	CHECK(vmbus_server_offer_subchannels(s.scsi_dev, 2) == 0);
+	fake_drain_msgs(s.fh);
+	CHECK(run_ctl(vmbus_server_ctl_rescind, srv, text, sizeof(text), 2,
+		      "rescind", "11111111-2222-3333-4444-010203040506") == 0);
+	CHECK(strncmp(text, "rescinded scsi 11111111-2222-3333-4444-010203040506 relids ", 59) == 0);
+	CHECK(fake_expect(s.fh, CHANNELMSG_RESCIND_CHANNELOFFER) != NULL);
+	CHECK(fake_expect(s.fh, CHANNELMSG_RESCIND_CHANNELOFFER) != NULL);
+	CHECK(fake_expect(s.fh, CHANNELMSG_RESCIND_CHANNELOFFER) != NULL);
+	CHECK(fake_pending_msgs(s.fh) == 0);
+
+	CHECK(run_ctl(vmbus_server_ctl_devices, srv, text, sizeof(text), 2,
+		      "devices", "-x") != 0);
+	CHECK(run_ctl(vmbus_server_ctl_devices, srv, text, sizeof(text), 2,
+		      "devices", "-v") == 0);
+	CHECK(strstr(text, " rescinded 2 - monitor=") != NULL);
+	CHECK(strstr(text, " offered 0 - monitor=- signals_in=0 monitor_signals=0 signals_out=0 packets_in=0 packets_out=0\n") != NULL);
+	teardown(&s);
+	CHECK(s.hb.releases == 1 && s.scsi.releases == 1);
+}
+
+/* Monitor page 2 names a monitored channel's connection; polls count. */
+static void test_monitor_page_parameters(void)
+{
+	const struct vmbus_channel_offer_channel *offer = NULL;
+	uint8_t *mp;
+	struct setup s;
+	struct gchan gc;
+	uint32_t relid, conn, *pending;
+	uint16_t latency;
+	unsigned int id;
+	char text[4096], want[160];
+	int i;
+
+	REQUIRE(setup_connected(&s));
+	relid = relid_of(&s, &inst_a, 0);
+	for (i = 0; i < s.noffers; i++)
+		if (s.offers[i].child_relid == relid)
+			offer = &s.offers[i];
+	REQUIRE(offer && (offer->monitor_flags & VMBUS_OFFER_MONITOR_ALLOCATED));
+	id = offer->monitorid;
+	mp = fake_page(s.fh, FAKE_MONITOR2_PFN);
+	memcpy(&conn, mp + offsetof(struct hv_monitor_page, parameter) +
+	       id * sizeof(struct hv_monitor_parameter), sizeof(conn));
+	memcpy(&latency, mp + offsetof(struct hv_monitor_page, latency) +
+	       id * sizeof(uint16_t), sizeof(latency));
+	CHECK(conn == offer->connection_id);
+	CHECK(latency == 10000);
+
+	REQUIRE(guest_open(s.fh, &gc, relid, 0xf00, 2, 2, 0) == 0);
+	pending = (uint32_t *)(mp + 8 + (id / 32) * 8);
+	for (i = 0; i < 3; i++) {
+		__atomic_or_fetch(pending, 1u << (id % 32), __ATOMIC_SEQ_CST);
+		vmbus_server_poll_monitor(s.fh->srv);
+	}
+	vmbus_server_signal(s.fh->srv, VMBUS_SERVER_CHANNEL_CONN_ID(relid));
+	CHECK(s.scsi.signals == 4);
+	CHECK(run_ctl(vmbus_server_ctl_devices, s.fh->srv, text, sizeof(text),
+		      2, "devices", "-v") == 0);
+	snprintf(want, sizeof(want), "%u scsi 11111111-2222-3333-4444-010203040506 open 0 0 monitor=%u signals_in=4 monitor_signals=3 ",
+		 relid, id);
+	CHECK(strstr(text, want) != NULL);
+
+	/* Rescinded and released: the page no longer names it. */
+	CHECK(vmbus_server_unplug(s.fh->srv, s.scsi_dev) == 0);
+	guest_close(s.fh, relid);
+	release_relid(s.fh, relid);
+	memcpy(&conn, mp + offsetof(struct hv_monitor_page, parameter) +
+	       id * sizeof(struct hv_monitor_parameter), sizeof(conn));
+	CHECK(conn == 0);
+	teardown(&s);
+}
+
 /* Random junk must neither crash the server nor change its state. */
 static void test_random_messages(void)
 {
@@ -1438,6 +1740,10 @@ int main(void)
 	RUN_TEST(test_modify_channel);
 	RUN_TEST(test_tl_connect_refused);
 	RUN_TEST(test_signals_and_monitor);
+	RUN_TEST(test_unplug_replug);
+	RUN_TEST(test_guid_text);
+	RUN_TEST(test_ctl_rescind_offer);
+	RUN_TEST(test_monitor_page_parameters);
 	RUN_TEST(test_random_messages);
 	RUN_TEST(test_threaded_senders);
 	return check_finish();

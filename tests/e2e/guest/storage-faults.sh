@@ -8,8 +8,10 @@
 #   of its pieces are printed: "read NAME SHA"); the medium error covers
 #   BAD_COUNT blocks from BAD_LBA inside it.
 # Stages: g-booted -> h-medium (error injected) -> g-medium-checked ->
-# h-cleared -> g-stall-ready -> h-stalled (every command held; the host
-# clears the stall once the guest resets the bus) -> done.
+# h-cleared -> g-timed-ready -> h-timed (2.5 s stall) -> g-timed-done ->
+# h-timed-cleared -> g-stall-ready -> h-stall (every command held; the
+# host clears once the guest reset the bus) -> g-hang-ready -> h-hang (the
+# controller stops; cleared the same way) -> done.
 source "$(dirname "$0")/storage-lib.sh"
 
 sectors=$1 bad_lba=$2 bad_count=$3 fill_off=$4 fill_len=$5
@@ -94,40 +96,63 @@ wait_host cleared 600 || { not_ok "the host never cleared the medium error"; fin
 drop_caches
 must_read "O_DIRECT read of the former bad blocks after clear" bad-after-clear "$bad_off" "$bad_len" direct
 
-# --- stall, timeout, reset, recovery ----------------------------------------
-# The midlayer's timeout starts error handling; the bus reset makes the host
-# abort what it holds, and the commands are retried once the host lets
-# them run again.
+# --- a timed stall: slower, nothing else -----------------------------------
 echo 6 >/sys/block/"$d"/device/timeout
 info "timeout $(cat /sys/block/"$d"/device/timeout) s, eh_timeout $(cat /sys/block/"$d"/device/eh_timeout) s"
-a_off=$((fill_off + fill_len + (8 << 20)))
-b_off=$((a_off + (8 << 20)))
-write_range "$dev" stall-before "$a_off" $((4 << 20)) direct
-a_sha=$(dev_sha "$dev" "$a_off" $((4 << 20)) direct)
+mark timed-ready
+wait_host timed 600 || { not_ok "the host never set the timed stall"; finish; }
 dmesg_mark
-mark stall-ready
-wait_host stalled 600 || { not_ok "the host never stalled the disk"; finish; }
-start=$SECONDS
-# A reader and a writer caught in the stall.
-dd if="$dev" bs=1M skip="$a_off" count=$((4 << 20)) iflag=direct,skip_bytes,count_bytes \
-	status=none 2>"$work/rerr" | sha256sum | cut -d' ' -f1 >"$work/rsha" &
-reader=$!
-if write_range "$dev" stall-during "$b_off" $((2 << 20)) direct; then
-	ok "O_DIRECT write issued during the stall completed after $((SECONDS - start)) s"
-fi
-wait "$reader"
-check "read issued during the stall returns the data written before it" \
-	test "$(cat "$work/rsha")" = "$a_sha"
-check "the guest reset the bus" sh -c "dmesg | tail -n +$((dmesg_lines + 1)) | grep -q 'resetting the bus'"
-info "recovery log: $(dmesg_since | grep -v '^\s*$' | tail -n 12 | tr '\n' ';')"
-check "disk running after the recovery (state $(cat /sys/block/"$d"/device/state))" \
-	test "$(cat /sys/block/"$d"/device/state)" = running
-drop_caches
-check "data written before the stall intact" \
-	test "$(dev_sha "$dev" "$a_off" $((4 << 20)) direct)" = "$a_sha"
-must_read "O_DIRECT read of the first filled MiB after recovery" first-1m-after "$fill_off" $((1 << 20)) direct
-write_range "$dev" after-recovery $((b_off + (4 << 20))) $((1 << 20)) direct
-check "write after recovery reads back" \
-	test "$(dev_sha "$dev" $((b_off + (4 << 20))) $((1 << 20)) direct)" = \
-	"$(grep '^[^ ]* after-recovery ' "$work/written" | cut -d' ' -f5)"
+t0=${EPOCHREALTIME/./}
+write_range "$dev" timed-write $((fill_off + fill_len + (6 << 20))) $((1 << 20)) direct
+ms=$(((${EPOCHREALTIME/./} - t0) / 1000))
+check "a write under a 2.5 s stall took ${ms} ms (at least 2000)" test "$ms" -ge 2000
+check "no reset for a stall shorter than the timeout" \
+	sh -c "! dmesg | tail -n +$((dmesg_lines + 1)) | grep -q 'resetting the bus'"
+mark timed-done
+wait_host timed-cleared 600 || { not_ok "the host never cleared the timed stall"; finish; }
+
+# --- held commands, timeout, reset, recovery --------------------------------
+# recover_phase PHASE BASE: data written at BASE; the host then holds every
+# command (PHASE stall: the disk's commands; hang: the whole controller,
+# resets too). A reader and a writer get caught; the midlayer's timeout
+# starts error handling, whose bus reset makes the host abort what it
+# holds (once it answers the reset at all); when the host lets commands
+# run again the retried ones complete.
+recover_phase() {
+	local phase=$1 a_off=$2 b_off=$(($2 + (8 << 20))) c_off=$(($2 + (12 << 20)))
+	local a_sha reader start
+
+	write_range "$dev" "$phase-before" "$a_off" $((4 << 20)) direct
+	a_sha=$(dev_sha "$dev" "$a_off" $((4 << 20)) direct)
+	dmesg_mark
+	mark "$phase-ready"
+	wait_host "$phase" 600 || { not_ok "the host never set the $phase"; finish; }
+	start=$SECONDS
+	dd if="$dev" bs=1M skip="$a_off" count=$((4 << 20)) iflag=direct,skip_bytes,count_bytes \
+		status=none 2>"$work/rerr" | sha256sum | cut -d' ' -f1 >"$work/rsha" &
+	reader=$!
+	if write_range "$dev" "$phase-during" "$b_off" $((2 << 20)) direct; then
+		ok "$phase: O_DIRECT write issued while held completed after $((SECONDS - start)) s"
+	fi
+	wait "$reader"
+	check "$phase: read issued while held returns the data written before" \
+		test "$(cat "$work/rsha")" = "$a_sha"
+	check "$phase: the guest reset the bus" \
+		sh -c "dmesg | tail -n +$((dmesg_lines + 1)) | grep -q 'resetting the bus'"
+	info "$phase recovery log: $(dmesg_since | grep -v '^\s*$' | tail -n 12 | tr '\n' ';')"
+	check "$phase: disk running after the recovery (state $(cat /sys/block/"$d"/device/state))" \
+		test "$(cat /sys/block/"$d"/device/state)" = running
+	drop_caches
+	check "$phase: data written before intact" \
+		test "$(dev_sha "$dev" "$a_off" $((4 << 20)) direct)" = "$a_sha"
+	must_read "$phase: O_DIRECT read of the first filled MiB after recovery" \
+		"first-1m-after-$phase" "$fill_off" $((1 << 20)) direct
+	write_range "$dev" "$phase-after" "$c_off" $((1 << 20)) direct
+	check "$phase: write after recovery reads back" \
+		test "$(dev_sha "$dev" "$c_off" $((1 << 20)) direct)" = \
+		"$(grep "^[^ ]* $phase-after " "$work/written" | cut -d' ' -f5)"
+}
+
+recover_phase stall $((fill_off + fill_len + (8 << 20)))
+recover_phase hang $((fill_off + fill_len + (24 << 20)))
 finish

@@ -7,6 +7,7 @@
 # host): the guest creates g-NAME, the host answers with h-NAME.
 
 run=/run/hvsim
+guest_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 work=/run/storage-test
 mkdir -p "$work"
 
@@ -100,8 +101,9 @@ dmesg_since() {
 }
 
 # write_range DEV NAME OFF LEN MODE: LEN random bytes at byte OFF, MODE
-# direct (one O_DIRECT write of LEN bytes) or buffered (1 MiB writes
-# through the page cache, then fsync). Prints "wrote NAME SHA" and
+# direct (one O_DIRECT write of LEN bytes), unalignedN (the same from a
+# buffer N bytes into a page) or buffered (1 MiB writes through the page
+# cache, then fsync). Prints "wrote NAME SHA" and
 # remembers the range in $work/written.
 write_range() {
 	local dev=$1 name=$2 off=$3 len=$4 mode=$5 src=$work/src-$2 sha
@@ -110,6 +112,9 @@ write_range() {
 	if [[ $mode == direct ]]; then
 		dd if="$src" of="$dev" bs="$len" count=1 seek="$off" \
 			oflag=direct,seek_bytes conv=notrunc status=none
+	elif [[ $mode == unaligned* ]]; then
+		python3 "$guest_dir/odirect-unaligned.py" write "$dev" "$off" "$src" \
+			"${mode#unaligned}"
 	else
 		dd if="$src" of="$dev" bs=1M seek="$off" oflag=seek_bytes \
 			conv=notrunc,fsync status=none
@@ -120,9 +125,10 @@ write_range() {
 }
 
 # run_io_items DEV ITEM...: the items the host planned, in order:
-#   R:NAME:OFF:LEN       read a range the host filled before boot, with
-#                        O_DIRECT and through the page cache:
-#                        "read NAME direct|buffered SHA"
+#   R:NAME:OFF:LEN[:unalignedN]  read a range the host filled before
+#                        boot, with O_DIRECT and through the page cache
+#                        (and into a buffer N bytes into a page):
+#                        "read NAME direct|buffered|unalignedN SHA"
 #   W:NAME:OFF:LEN:MODE  write_range
 #   P:NAME:OFF:LEN       write_range direct, all P items at the same time
 # then reads every written range back past the page cache.
@@ -138,6 +144,10 @@ run_io_items() {
 			echo "read $name direct $(dev_sha "$dev" "$off" "$len" direct)"
 			drop_caches
 			echo "read $name buffered $(dev_sha "$dev" "$off" "$len")"
+			# MODE unalignedN: once more into a buffer N bytes into a page.
+			[[ $mode == unaligned* ]] &&
+				echo "read $name $mode $(python3 "$guest_dir/odirect-unaligned.py" \
+					read "$dev" "$off" "$len" "${mode#unaligned}")"
 			;;
 		W)
 			write_range "$dev" "$name" "$off" "$len" "$mode"
