@@ -13,14 +13,14 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := all
 
 # The newest kernel whose headers are installed, by version sort.
-KVER ?= $(shell ls -d /lib/modules/*/build 2>/dev/null | sort -V | tail -n 1 | cut -d/ -f4)
+KVER ?= $(shell scripts/default-kver)
 KDIR := /lib/modules/$(KVER)/build
 BUILD := $(CURDIR)/build
 MODDIR := $(BUILD)/modules/$(KVER)
 GUESTDIR := $(BUILD)/guest/$(KVER)
 
 ifeq ($(KVER),)
-$(error no kernel headers found under /lib/modules/*/build; install linux-headers-amd64 or pass KVER=)
+$(error no kernel installed with both /boot/vmlinuz-KVER and /lib/modules/KVER/build; install linux-image-amd64 and linux-headers-amd64, or pass KVER=)
 endif
 
 # ---------------------------------------------------------------------------
@@ -126,9 +126,12 @@ guest: modules
 # ---------------------------------------------------------------------------
 # Tests. Each group target builds what that group needs first.
 
-.PHONY: check unit kunit e2e dkms-test bench
+.PHONY: check build-test unit kunit e2e dkms-test bench
 check: all
 	@tests/run
+
+build-test:
+	@tests/run --build
 
 unit:
 	@tests/run --unit

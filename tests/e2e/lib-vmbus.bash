@@ -6,26 +6,25 @@
 #
 # The guest half of each test is a script in tests/e2e/guest/ that sources
 # guest/vmbus-lib.sh: it reports every check as "ok: WHAT" or "not ok:
-# WHAT", ends with "done", and hands over to the host with `step NAME`
-# (it prints "step NAME ARGS...", creates g-NAME in the run's shared
-# directory and waits for h-NAME).
+# WHAT", ends with "done", and hands over to the host with `step NAME
+# ARGS...`: it writes ARGS into g-NAME in the run's shared directory and
+# waits for h-NAME, whose text it reads as the host's reply.
 
 # The directory the guest sees as /run/hvsim.
 vmbus_shared_dir() {
 	echo "$XDG_RUNTIME_DIR/hvsim/$(run_name "$1")/guest"
 }
 
-# vmbus_wait_step TAG NAME SECONDS: until the guest reached step NAME; its
-# arguments are then in STEP_ARGS (an array). False on timeout or when the
-# run ended first.
+# vmbus_wait_step TAG NAME SECONDS: until the guest reached step NAME; the
+# arguments it gave are then in STEP_ARGS (an array). False on timeout or
+# when the run ended first.
 vmbus_wait_step() {
-	local tag=$1 name=$2 limit=$3 f i line
+	local tag=$1 name=$2 limit=$3 f i
 	f=$(vmbus_shared_dir "$tag")/g-$name
 	STEP_ARGS=()
 	for ((i = 0; i < limit * 10; i++)); do
 		if [[ -e $f ]]; then
-			line=$(grep -a "^step $name\( \|$\)" "$(out "$tag")" | tail -n 1 | tr -d '\r')
-			read -r -a STEP_ARGS <<<"${line#"step $name"}"
+			read -r -a STEP_ARGS <"$f"
 			return 0
 		fi
 		[[ -n ${E2E_PID[$tag]:-} ]] && ! kill -0 "${E2E_PID[$tag]}" 2>/dev/null && return 1
@@ -34,9 +33,12 @@ vmbus_wait_step() {
 	return 1
 }
 
-# vmbus_step_done TAG NAME: let the guest go on past step NAME.
+# vmbus_step_done TAG NAME [TEXT]: let the guest go on past step NAME; it
+# reads TEXT as STEP_REPLY.
 vmbus_step_done() {
-	: >"$(vmbus_shared_dir "$1")/h-$2"
+	local dir
+	dir=$(vmbus_shared_dir "$1")
+	printf '%s\n' "${3:-}" >"$dir/.h-$2" && mv -f "$dir/.h-$2" "$dir/h-$2"
 }
 
 # vmbus_step TAG NAME SECONDS: wait for the step or FAIL (and false).

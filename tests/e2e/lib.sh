@@ -56,7 +56,7 @@ e2e_init() {
 	command -v qemu-system-x86_64 >/dev/null ||
 		e2e_abort "qemu-system-x86_64 missing (apt-get install qemu-system-x86)"
 	[[ -x $HVSIM ]] || e2e_abort "$HVSIM missing (run make)"
-	kver=$(ls -d /lib/modules/*/build 2>/dev/null | sort -V | tail -n 1 | cut -d/ -f4)
+	kver=$("$E2E_REPO/scripts/default-kver")
 	E2E_KVER=${KVER:-$kver}
 	[[ -n $E2E_KVER && -r /boot/vmlinuz-$E2E_KVER ]] ||
 		e2e_abort "/boot/vmlinuz-$E2E_KVER missing or unreadable (linux-image-amd64)"
@@ -119,7 +119,9 @@ hvsim_start() {
 	local tag=$1
 	shift
 	: >"$(console "$tag")"
-	"$HVSIM" run --name "$(run_name "$tag")" "$@" </dev/null >"$(out "$tag")" 2>"$(err "$tag")" &
+	# The kernel e2e_init checked, not hvsim's default (the newest image).
+	"$HVSIM" run --name "$(run_name "$tag")" --kernel "$E2E_KVER" "$@" \
+		</dev/null >"$(out "$tag")" 2>"$(err "$tag")" &
 	E2E_PID[$tag]=$!
 	_keep_console "$tag" "${E2E_PID[$tag]}"
 }

@@ -8,10 +8,11 @@
 #     intact both ways;
 #   - mkfs.ext4, mount, write, umount, fsck clean, files intact; the host's
 #     own e2fsck finds the image clean and debugfs reads the guest's file;
-#   - discard frees blocks in the host file: fstrim after deleting a file
-#     and blkdiscard of a raw range make the images' allocated blocks
-#     drop (measured by the host mid-run and after), and the discarded
-#     range reads back as zeros.
+#   - discard frees blocks in the host file: fstrim after deleting a file,
+#     blkdiscard and a punch-hole (WRITE SAME with UNMAP) of raw ranges
+#     make the images' allocated blocks drop (measured by the host mid-run
+#     and after); blkdiscard -z zeroes (WRITE SAME); every such range reads
+#     back as zeros in the guest and is zeros in the image.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib-storage.bash"
 e2e_init storage_fs
@@ -23,8 +24,11 @@ raw_bytes=$((64 * MiB))
 fs_bytes=$((256 * MiB))
 truncate -s "$raw_bytes" "$raw_img" || e2e_abort "cannot create $raw_img"
 truncate -s "$fs_bytes" "$fs_img" || e2e_abort "cannot create $fs_img"
-discard_off=$((40 * MiB))
-discard_len=$((16 * MiB))
+# Discarded (blkdiscard), zeroed (blkdiscard -z), punched (fallocate -p):
+# the guest fills them first, the last ends at the end of the disk.
+discard_off=$((40 * MiB)) discard_len=$((16 * MiB))
+zero_off=$((56 * MiB)) zero_len=$((4 * MiB))
+punch_off=$((60 * MiB)) punch_len=$((4 * MiB))
 
 plan_read "$raw_img" r4k-1m-plus "$(sector_in 0 $((8 * MiB)) $((MiB + 8192)) 4096)" \
 	$((MiB + 8192))
@@ -74,13 +78,17 @@ if [[ -n ${raw_full:-} ]]; then
 	else
 		fail "fstrim freed only $((fs_full - fs_now)) KiB of the ext4 image ($fs_full -> $fs_now KiB; 48 MiB file deleted)"
 	fi
-	if ((raw_full - raw_now >= discard_len / 1024 - 64)); then
-		pass "blkdiscard freed $((raw_full - raw_now)) KiB of the raw image ($raw_full -> $raw_now KiB)"
+	# blkdiscard and the punch free their ranges; zeroing out need not.
+	freed=$(((discard_len + punch_len) / 1024 - 64))
+	if ((raw_full - raw_now >= freed)); then
+		pass "blkdiscard and punch-hole freed $((raw_full - raw_now)) KiB of the raw image ($raw_full -> $raw_now KiB)"
 	else
-		fail "blkdiscard freed only $((raw_full - raw_now)) KiB of the raw image ($raw_full -> $raw_now KiB; $discard_len bytes discarded)"
+		fail "blkdiscard and punch-hole freed only $((raw_full - raw_now)) KiB of the raw image ($raw_full -> $raw_now KiB; $((discard_len + punch_len)) bytes discarded)"
 	fi
 fi
 check "the discarded range is zeros in the raw image" is_zero "$raw_img" "$discard_off" "$discard_len"
+check "the zeroed range is zeros in the raw image" is_zero "$raw_img" "$zero_off" "$zero_len"
+check "the punched range is zeros in the raw image" is_zero "$raw_img" "$punch_off" "$punch_len"
 
 if out=$(e2fsck -f -n "$fs_img" 2>&1); then
 	pass "host e2fsck -f -n finds the guest's ext4 clean"

@@ -32,23 +32,23 @@
 #define HV_CPUID_INTERFACE_HV1		0x31237648u
 
 /* Leaf 0x40000003 EAX: partition privileges. */
-#define HV_PRIV_ACCESS_VP_RUNTIME	(1u << 0)
-#define HV_PRIV_ACCESS_TIME_REF_COUNT	(1u << 1)
-#define HV_PRIV_ACCESS_SYNIC_REGS	(1u << 2)
-#define HV_PRIV_ACCESS_SYNTIMER_REGS	(1u << 3)
-#define HV_PRIV_ACCESS_INTR_CTRL_REGS	(1u << 4)
-#define HV_PRIV_ACCESS_HYPERCALL_MSRS	(1u << 5)
-#define HV_PRIV_ACCESS_VP_INDEX		(1u << 6)
-#define HV_PRIV_ACCESS_RESET		(1u << 7)
-#define HV_PRIV_ACCESS_REFERENCE_TSC	(1u << 9)
-#define HV_PRIV_ACCESS_GUEST_IDLE	(1u << 10)
-#define HV_PRIV_ACCESS_FREQUENCY_MSRS	(1u << 11)
+#define HV_PRIV_ACCESS_VP_RUNTIME	BIT(0)
+#define HV_PRIV_ACCESS_TIME_REF_COUNT	BIT(1)
+#define HV_PRIV_ACCESS_SYNIC_REGS	BIT(2)
+#define HV_PRIV_ACCESS_SYNTIMER_REGS	BIT(3)
+#define HV_PRIV_ACCESS_INTR_CTRL_REGS	BIT(4)
+#define HV_PRIV_ACCESS_HYPERCALL_MSRS	BIT(5)
+#define HV_PRIV_ACCESS_VP_INDEX		BIT(6)
+#define HV_PRIV_ACCESS_RESET		BIT(7)
+#define HV_PRIV_ACCESS_REFERENCE_TSC	BIT(9)
+#define HV_PRIV_ACCESS_GUEST_IDLE	BIT(10)
+#define HV_PRIV_ACCESS_FREQUENCY_MSRS	BIT(11)
 /* Leaf 0x40000003 EBX: partition flags. */
-#define HV_PRIV_POST_MESSAGES		(1u << 4)
-#define HV_PRIV_SIGNAL_EVENTS		(1u << 5)
+#define HV_PRIV_POST_MESSAGES		BIT(4)
+#define HV_PRIV_SIGNAL_EVENTS		BIT(5)
 /* Leaf 0x40000003 EDX: features. */
-#define HV_FEATURE_FREQUENCY_MSRS	(1u << 8)
-#define HV_FEATURE_GUEST_CRASH_MSRS	(1u << 10)
+#define HV_FEATURE_FREQUENCY_MSRS	BIT(8)
+#define HV_FEATURE_GUEST_CRASH_MSRS	BIT(10)
 
 /* Synthetic MSRs. */
 #define HV_MSR_GUEST_OS_ID		0x40000000u
@@ -71,20 +71,20 @@
 #define HV_MSR_CRASH_P4			0x40000104u
 #define HV_MSR_CRASH_CTL		0x40000105u
 
-#define HV_MSR_HYPERCALL_ENABLE		(1ull << 0)
-#define HV_MSR_SIMP_ENABLE		(1ull << 0)
-#define HV_MSR_SIEFP_ENABLE		(1ull << 0)
-#define HV_MSR_SCONTROL_ENABLE		(1ull << 0)
-#define HV_MSR_REFERENCE_TSC_ENABLE	(1ull << 0)
+#define HV_MSR_HYPERCALL_ENABLE		BIT_ULL(0)
+#define HV_MSR_SIMP_ENABLE		BIT_ULL(0)
+#define HV_MSR_SIEFP_ENABLE		BIT_ULL(0)
+#define HV_MSR_SCONTROL_ENABLE		BIT_ULL(0)
+#define HV_MSR_REFERENCE_TSC_ENABLE	BIT_ULL(0)
 #define HV_MSR_PAGE_GPA_MASK		(~0xfffull)
-#define HV_MSR_CRASH_CTL_NOTIFY		(1ull << 63)
-#define HV_MSR_CRASH_CTL_MESSAGE	(1ull << 62)
+#define HV_MSR_CRASH_CTL_NOTIFY		BIT_ULL(63)
+#define HV_MSR_CRASH_CTL_MESSAGE	BIT_ULL(62)
 
 /* SINTx MSR fields. */
 #define HV_SINT_VECTOR_MASK		0xffull
-#define HV_SINT_MASKED			(1ull << 16)
-#define HV_SINT_AUTO_EOI		(1ull << 17)
-#define HV_SINT_POLLING			(1ull << 18)
+#define HV_SINT_MASKED			BIT_ULL(16)
+#define HV_SINT_AUTO_EOI		BIT_ULL(17)
+#define HV_SINT_POLLING			BIT_ULL(18)
 
 #define HV_SYNIC_SINT_COUNT		16
 #define HV_SYNIC_VERSION		1
@@ -94,13 +94,13 @@
  * Guest OS ID (TLFS "open source" encoding): bit 63 set, OS type in bits
  * 62:56 (Linux is 1), distribution in 55:48, kernel version in 47:16.
  */
-#define HV_GUEST_OS_ID_OPEN_SOURCE	(1ull << 63)
+#define HV_GUEST_OS_ID_OPEN_SOURCE	BIT_ULL(63)
 #define HV_GUEST_OS_ID_LINUX		(0x1ull << 56)
 #define HV_GUEST_OS_ID_VERSION_SHIFT	16
 
 /* Hypercall input value. */
 #define HV_HYPERCALL_CODE_MASK		0xffffull
-#define HV_HYPERCALL_FAST		(1ull << 16)
+#define HV_HYPERCALL_FAST		BIT_ULL(16)
 #define HV_HYPERCALL_REP_COUNT_SHIFT	32
 #define HV_HYPERCALL_REP_START_SHIFT	48
 #define HV_HYPERCALL_REP_MASK		0xfffull

@@ -43,7 +43,7 @@
 #define HVSIM_MAGIC			"VIRIDIAN-HVSIM1"
 #define HVSIM_ABI_VERSION		1
 #define HVSIM_MAX_VPS			64
-#define HVSIM_SHM_SIZE			(1u << 20)
+#define HVSIM_SHM_SIZE			BIT(20)
 
 /* Connection IDs the guest may signal: one bit each in the signal bitmap. */
 #define HVSIM_SIGNAL_CONNECTIONS	4096
@@ -66,8 +66,11 @@ enum hvsim_op {
 	HVSIM_OP_CPUID		= 1,	/* in: leaf, subleaf; out: eax, ebx, ecx, edx */
 	HVSIM_OP_RDMSR		= 2,	/* in: msr; out: value */
 	HVSIM_OP_WRMSR		= 3,	/* in: msr, value */
-	HVSIM_OP_HYPERCALL	= 4,	/* in: control, input GPA, output GPA (or the
-					 * two fast-call registers); out: result */
+	/*
+	 * in: control, input GPA, output GPA (or the two fast-call
+	 * registers); out: result
+	 */
+	HVSIM_OP_HYPERCALL	= 4,
 };
 
 /* Mailbox status: what the CPU would have done. */

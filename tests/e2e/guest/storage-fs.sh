@@ -44,8 +44,14 @@ fi
 
 run_io_items "/dev/$raw" "$@"
 
-# The area blkdiscard frees later: random data now.
+# The areas discarded, zeroed (BLKZEROOUT: WRITE SAME) and punched (write
+# zeroes with unmap: WRITE SAME with UNMAP) later: random data now.
 write_range "/dev/$raw" discard-area "$discard_off" "$discard_len" direct
+zero_off=$((discard_off + discard_len)) zero_len=$((4 << 20))
+punch_off=$((zero_off + zero_len)) punch_len=$((4 << 20))
+write_range "/dev/$raw" zero-area "$zero_off" "$zero_len" direct
+write_range "/dev/$raw" punch-area "$punch_off" "$punch_len" direct
+info "write_zeroes_max_bytes $(cat /sys/block/"$raw"/queue/write_zeroes_max_bytes), provisioning_mode $(cat /sys/block/"$raw"/device/scsi_disk/*/provisioning_mode), zeroing_mode $(cat /sys/block/"$raw"/device/scsi_disk/*/zeroing_mode 2>/dev/null)"
 
 # The file system.
 mnt=$work/mnt
@@ -91,10 +97,25 @@ if out=$(blkdiscard -o "$discard_off" -l "$discard_len" "/dev/$raw" 2>&1); then
 else
 	not_ok "blkdiscard failed: $out"
 fi
+if out=$(blkdiscard -z -o "$zero_off" -l "$zero_len" "/dev/$raw" 2>&1); then
+	ok "blkdiscard -z (zero out) of $zero_len bytes at $zero_off"
+else
+	not_ok "blkdiscard -z failed: $out"
+fi
+if out=$(fallocate -p -o "$punch_off" -l "$punch_len" "/dev/$raw" 2>&1); then
+	ok "fallocate --punch-hole of $punch_len bytes at $punch_off on the block device"
+else
+	not_ok "fallocate --punch-hole failed: $out"
+fi
 drop_caches
-check "the discarded range reads back as zeros" \
-	cmp -s -n "$discard_len" <(dd if="/dev/$raw" bs=1M skip="$discard_off" count="$discard_len" \
+# zeros OFF LEN: the range reads back as zeros past the page cache.
+zeros() {
+	cmp -s -n "$2" <(dd if="/dev/$raw" bs=1M skip="$1" count="$2" \
 		iflag=direct,skip_bytes,count_bytes status=none) /dev/zero
+}
+check "the discarded range reads back as zeros" zeros "$discard_off" "$discard_len"
+check "the zeroed range reads back as zeros" zeros "$zero_off" "$zero_len"
+check "the punched range reads back as zeros" zeros "$punch_off" "$punch_len"
 
 # Unmounted, checked, mounted again: everything still there.
 check "umount" umount "$mnt"

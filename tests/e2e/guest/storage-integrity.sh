@@ -23,6 +23,24 @@ info "read-write $rw, read-only $ro, max_sectors_kb $(cat /sys/block/"$rw"/queue
 
 run_io_items "$dev" "$@"
 
+# Many requests at once on both channels, small to beyond the maximum
+# transfer, filling the rings: fio checks every block it wrote (a checksum
+# and the block's offset in each).
+if command -v fio >/dev/null; then
+	stress_off=$((176 << 20))
+	if fio --name=stress --filename="$dev" --direct=1 --ioengine=libaio --iodepth=64 \
+		--numjobs=2 --cpus_allowed=0-1 --cpus_allowed_policy=split \
+		--rw=randwrite --bsrange=4k-3m --offset="$stress_off" --size=32M \
+		--offset_increment=32M --io_size=64M --verify=crc32c --verify_fatal=1 \
+		--group_reporting --output="$work/fio" >"$work/fio-err" 2>&1; then
+		ok "fio: 2 jobs x 64 MiB random writes (4 KiB-3 MiB, depth 64) verified: $(grep -m 1 -o 'WRITE: bw=[^ ]*' "$work/fio")"
+	else
+		not_ok "fio stress: $(grep -i -m 3 'verify\|error\|bad' "$work/fio" "$work/fio-err" | tr '\n' ' ')"
+	fi
+else
+	not_ok "fio missing (apt-get install fio)"
+fi
+
 # The read-only disk.
 check "/sys/block/$ro/ro is 1" test "$(cat /sys/block/"$ro"/ro)" = 1
 echo "read ro-disk direct $(dev_sha "/dev/$ro" 0 $((ro_sectors * 512)) direct)"

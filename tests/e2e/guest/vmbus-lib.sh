@@ -40,14 +40,20 @@ wait_for() {
 	return 1
 }
 
-# step NAME [ARGS...]: hand over to the host and wait (up to 300 s) until
-# it is done; false if it never answers.
+# step NAME [ARGS...]: hand over to the host (ARGS in the marker file) and
+# wait (up to 300 s) until it is done; what it wrote is in STEP_REPLY.
+# False if it never answers.
 step() {
 	local name=$1 i
+	STEP_REPLY=
 	echo "step $*"
-	: >"$run/g-$name"
+	shift
+	printf '%s\n' "$*" >"$run/.g-$name" && mv -f "$run/.g-$name" "$run/g-$name"
 	for ((i = 0; i < 3000; i++)); do
-		[[ -e $run/h-$name ]] && return 0
+		if [[ -e $run/h-$name ]]; then
+			STEP_REPLY=$(<"$run/h-$name")
+			return 0
+		fi
 		sleep 0.1
 	done
 	not_ok "the host never finished step $name"
@@ -139,4 +145,64 @@ no_kernel_warning() {
 	else
 		ok "$1: no kernel warning"
 	fi
+}
+
+# disk_of CTRL: the block device (sdX) of the SCSI controller's first disk.
+disk_of() {
+	local b
+	for b in "$bus"/devices/"$1"/host*/target*/*/block/*; do
+		[[ -e $b ]] || continue
+		basename "$b"
+		return 0
+	done
+	return 1
+}
+
+# channels_of DEV: the relids of its channels (the primary and any
+# sub-channels), from channels/.
+channels_of() {
+	local c
+	for c in "$bus"/devices/"$1"/channels/*; do
+		[[ -e $c/cpu ]] && basename "$c"
+	done
+}
+
+# interrupts_of DEV: host-to-guest signals over all its channels.
+interrupts_of() {
+	local r n=0
+	for r in $(channels_of "$1"); do
+		n=$((n + $(cat "$bus/devices/$1/channels/$r/interrupts" 2>/dev/null || echo 0)))
+	done
+	echo "$n"
+}
+
+# reload_bus VERSION: the stack unloaded and viridian_vmbus loaded with
+# max_version=VERSION, settled.
+reload_bus() {
+	local err
+	if ! err=$(unload_stack 2>&1); then
+		not_ok "$1: unloading the stack: $err"
+		return 1
+	fi
+	if ! err=$(modprobe viridian_vmbus max_version="$1" 2>&1); then
+		not_ok "$1: modprobe viridian_vmbus max_version=$1: $err"
+		return 1
+	fi
+	if ! settle; then
+		not_ok "$1: the bus did not settle"
+		return 1
+	fi
+	check "$1: /sys/bus/vmbus/version reads $1" test "$(cat "$bus/version")" = "$1"
+}
+
+# rw_check DISK MIB: MIB MiB of random data written at 1 MiB with O_DIRECT
+# and read back the same.
+rw_check() {
+	local dev=/dev/$1 mib=$2 want got
+	head -c $((mib << 20)) /dev/urandom >/tmp/rw-data || return 1
+	want=$(sha256sum </tmp/rw-data | cut -d' ' -f1)
+	dd if=/tmp/rw-data of="$dev" bs=1M seek=1 oflag=direct conv=notrunc status=none || return 1
+	got=$(dd if="$dev" bs=1M skip=1 count="$mib" iflag=direct status=none | sha256sum | cut -d' ' -f1)
+	rm -f /tmp/rw-data
+	[[ $got == "$want" ]]
 }
