@@ -206,6 +206,11 @@ static int __init vmbus_init(void)
 		goto unregister_root;
 	}
 
+	ret = vmbus_cpuhp_init();
+	if (ret) {
+		pr_err("no CPU hotplug state: %d\n", ret);
+		goto stop_interrupts;
+	}
 	ret = vmbus_connect(cap);
 	if (ret)
 		goto stop_interrupts;
@@ -223,6 +228,7 @@ unload:
 stop_interrupts:
 	vmbus_stop_interrupts();
 	vmbus_free_all_channels();
+	vmbus_cpuhp_exit();
 unregister_root:
 	root_device_unregister(vmbus_conn.root);
 unregister_bus:
@@ -238,6 +244,7 @@ static void __exit vmbus_exit(void)
 	vmbus_unload();
 	vmbus_stop_interrupts();
 	vmbus_free_all_channels();
+	vmbus_cpuhp_exit();
 	root_device_unregister(vmbus_conn.root);
 	bus_unregister(&vmbus_bus);
 	vmbus_connection_exit();

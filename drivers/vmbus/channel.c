@@ -6,6 +6,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/cpu.h>
+#include <linux/cpuhotplug.h>
 #include <linux/cpumask.h>
 #include <linux/io.h>
 #include <linux/mm.h>
@@ -218,18 +219,26 @@ int viridian_channel_open(struct viridian_channel *ch, u32 send_ring_bytes,
 		goto unlock;
 	}
 
+	/*
+	 * Choose an online CPU and claim it in one step against CPU hotplug:
+	 * from OPENING on, vmbus_cpu_offline() keeps that CPU online, since
+	 * the host will interrupt only it for this channel.
+	 */
+	cpus_read_lock();
 	cpu = READ_ONCE(ch->target_cpu);
 	if (!cpu_online(cpu)) {
 		cpu = cpumask_first(cpu_online_mask);
 		WRITE_ONCE(ch->target_cpu, cpu);
 	}
+	WRITE_ONCE(ch->state, VIRIDIAN_CHANNEL_OPENING);
+	cpus_read_unlock();
 
 	w = kmalloc(sizeof(*w), GFP_KERNEL);
 	ring = vzalloc_node(send_ring_bytes + recv_ring_bytes, cpu_to_node(cpu));
 	if (!w || !ring) {
 		vfree(ring);
 		ret = -ENOMEM;
-		goto unlock;
+		goto closed;
 	}
 	ch->ring_buffer = ring;
 	ch->ring_bytes = send_ring_bytes + recv_ring_bytes;
@@ -243,7 +252,6 @@ int viridian_channel_open(struct viridian_channel *ch, u32 send_ring_bytes,
 
 	ch->on_event = on_event;
 	ch->context = context;
-	WRITE_ONCE(ch->state, VIRIDIAN_CHANNEL_OPENING);
 
 	openid = atomic_inc_return(&vmbus_conn.next_openid);
 	ret = vmbus_proto_build_open(&msg, ch->relid, openid,
@@ -397,12 +405,16 @@ int vmbus_channel_retarget(struct viridian_channel *ch, unsigned int cpu)
 	if (cpu >= nr_cpu_ids)
 		return -EINVAL;
 
+	/*
+	 * The channel lock, then CPU hotplug, as in open: the hotplug side
+	 * (vmbus_cpu_offline) takes no channel lock.
+	 */
+	mutex_lock(&ch->lock);
 	cpus_read_lock();
 	if (!cpu_online(cpu)) {
 		ret = -EINVAL;
-		goto unlock_cpus;
+		goto unlock;
 	}
-	mutex_lock(&ch->lock);
 	/* The host ignores MODIFYCHANNEL for channels that are not open. */
 	if (ch->state != VIRIDIAN_CHANNEL_OPENED || READ_ONCE(ch->rescinded)) {
 		ret = -EIO;
@@ -450,11 +462,89 @@ int vmbus_channel_retarget(struct viridian_channel *ch, unsigned int cpu)
 	}
 	WRITE_ONCE(ch->target_cpu, cpu);
 unlock:
-	mutex_unlock(&ch->lock);
-unlock_cpus:
 	cpus_read_unlock();
+	mutex_unlock(&ch->lock);
 	kfree(w);
 	return ret;
+}
+
+/*
+ * Look at every open channel's ring once, wherever we are: after an
+ * offline attempt we refused, in case the SynIC of that CPU was already
+ * down for a moment and the host's signals in that moment were lost.
+ */
+static void vmbus_kick_open_channels(struct work_struct *work)
+{
+	struct viridian_channel *ch;
+	unsigned int relid;
+
+	rcu_read_lock();
+	for (relid = 0; relid < VMBUS_PROTO_MAX_RELIDS; relid++) {
+		ch = rcu_dereference(vmbus_conn.relid_map[relid]);
+		/* As in the interrupt path: close() waits for us. */
+		if (ch && smp_load_acquire(&ch->state) == VIRIDIAN_CHANNEL_OPENED)
+			tasklet_schedule(&ch->tasklet);
+	}
+	rcu_read_unlock();
+}
+
+static DECLARE_WORK(vmbus_kick_work, vmbus_kick_open_channels);
+
+/*
+ * CPU hotplug. The host interrupts only a channel's target CPU, and posts
+ * messages only to the CPU we connected from; with that CPU's SynIC off,
+ * its interrupts are lost and the channel stalls for good. So, as Linux
+ * does, such a CPU may not go offline: move the channels away first
+ * (channels/<relid>/cpu). A channel being opened counts: open() claims its
+ * CPU under the hotplug lock.
+ */
+static int vmbus_cpu_offline(unsigned int cpu)
+{
+	struct viridian_channel *ch;
+	unsigned int relid, first = 0, busy = 0;
+
+	if (READ_ONCE(vmbus_conn.msg_cpu) == (int)cpu) {
+		pr_info("CPU %u receives the VMBus messages: it stays online\n",
+			cpu);
+		return -EBUSY;
+	}
+	rcu_read_lock();
+	for (relid = 0; relid < VMBUS_PROTO_MAX_RELIDS; relid++) {
+		ch = rcu_dereference(vmbus_conn.relid_map[relid]);
+		if (!ch || READ_ONCE(ch->state) == VIRIDIAN_CHANNEL_OFFERED ||
+		    READ_ONCE(ch->target_cpu) != cpu)
+			continue;
+		if (!busy++)
+			first = relid;
+	}
+	rcu_read_unlock();
+	if (!busy)
+		return 0;
+	pr_info("CPU %u stays online: %u open channel(s) target it (relid %u first); move them with channels/<relid>/cpu\n",
+		cpu, busy, first);
+	schedule_work(&vmbus_kick_work);
+	return -EBUSY;
+}
+
+int vmbus_cpuhp_init(void)
+{
+	int ret;
+
+	ret = cpuhp_setup_state_nocalls(CPUHP_AP_ONLINE_DYN,
+					"viridian/vmbus:online", NULL,
+					vmbus_cpu_offline);
+	if (ret < 0)
+		return ret;
+	vmbus_conn.cpuhp_state = ret;
+	return 0;
+}
+
+void vmbus_cpuhp_exit(void)
+{
+	if (vmbus_conn.cpuhp_state > 0)
+		cpuhp_remove_state_nocalls(vmbus_conn.cpuhp_state);
+	vmbus_conn.cpuhp_state = 0;
+	cancel_work_sync(&vmbus_kick_work);
 }
 
 int viridian_request_id_get(struct viridian_channel *ch, void *request,

@@ -11,6 +11,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/cpu.h>
 #include <linux/cpumask.h>
 #include <linux/delay.h>
 #include <linux/gfp.h>
@@ -356,14 +357,20 @@ int vmbus_connect(u32 max_version)
 {
 	struct vmbus_channel_initiate_contact msg;
 	const struct vmbus_channel_version_response *resp;
-	unsigned int cpu = cpumask_first(cpu_online_mask);
 	struct vmbus_waiter *w;
 	u32 version = 0, conn_id;
+	unsigned int cpu;
 	int ret = -EPROTONOSUPPORT;
 
 	w = kmalloc(sizeof(*w), GFP_KERNEL);
 	if (!w)
 		return -ENOMEM;
+
+	/* The host posts every message to this CPU: it must stay online. */
+	cpus_read_lock();
+	cpu = cpumask_first(cpu_online_mask);
+	WRITE_ONCE(vmbus_conn.msg_cpu, cpu);
+	cpus_read_unlock();
 
 	while ((version = vmbus_proto_next_version(version, max_version))) {
 		vmbus_proto_build_initiate_contact(&msg, version,
@@ -461,6 +468,8 @@ void vmbus_unload(void)
 	else
 		vmbus_conn.pages_shared = false;
 	vmbus_conn.connected = false;
+	/* No more messages: any CPU may go. */
+	WRITE_ONCE(vmbus_conn.msg_cpu, -1);
 }
 
 int vmbus_connection_init(void)
@@ -474,6 +483,7 @@ int vmbus_connection_init(void)
 	INIT_LIST_HEAD(&vmbus_conn.channels);
 	INIT_LIST_HEAD(&vmbus_conn.waiters);
 	vmbus_conn.last_cpu = -1;
+	vmbus_conn.msg_cpu = -1;
 	/* Linux's first handle; any non-zero start would do. */
 	atomic_set(&vmbus_conn.next_gpadl, 0xe1e10);
 

@@ -156,6 +156,9 @@ struct vmbus_connection {
 	atomic_t next_gpadl;
 	atomic_t next_openid;
 	struct device *root;
+
+	int msg_cpu;			/* host messages arrive here; -1: none */
+	int cpuhp_state;		/* ours, or 0 */
 };
 
 extern struct vmbus_connection vmbus_conn;
@@ -198,6 +201,8 @@ void vmbus_walk_subs(struct viridian_channel *primary,
 /* channel.c */
 void vmbus_channel_force_close(struct viridian_channel *ch);
 int vmbus_channel_retarget(struct viridian_channel *ch, unsigned int cpu);
+int vmbus_cpuhp_init(void);
+void vmbus_cpuhp_exit(void);
 
 /* ring.c */
 void vmbus_ring_init(struct vmbus_ring *ring, void *base, u32 bytes);

@@ -1973,17 +1973,18 @@ int vmbus_server_ctl_rescind(void *ctx, int argc, char **argv, FILE *reply)
 		goto out;
 	}
 	vmbus_guid_to_str(&dev->instance, guid);
-	if (vmbus_server_unplug(srv, dev)) {
+	if (dev->unplugged) {
 		fprintf(reply, "%s %s is already rescinded\n",
 			device_class_name(dev), guid);
 		goto out;
 	}
+	/* Before the unplug: channels the guest never saw go at once. */
 	fprintf(reply, "rescinded %s %s relids", device_class_name(dev), guid);
 	for (i = 0; i < dev->nchans; i++)
 		if (dev->chans[i])
 			fprintf(reply, " %u", dev->chans[i]->relid);
 	fputc('\n', reply);
-	rc = 0;
+	rc = vmbus_server_unplug(srv, dev);
 out:
 	pthread_mutex_unlock(&srv->lock);
 	return rc;

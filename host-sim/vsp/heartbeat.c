@@ -75,13 +75,19 @@ out:
 int ic_heartbeat_tick(struct ic_heartbeat *hb)
 {
 	struct ic_heartbeat_msg m;
-	uint64_t seq;
+	uint64_t seq, prev_sent_seq;
 	int rc;
 
 	if (ic_service_state(hb->ic, NULL, NULL) != IC_STATE_READY)
 		return -ENOTCONN;
+	/*
+	 * Published before the send: the answer may be handled on another
+	 * thread before the send returns, and must not look invented.
+	 */
 	pthread_mutex_lock(&hb->lock);
 	seq = hb->next_seq + 1;
+	prev_sent_seq = hb->last_sent_seq;
+	hb->last_sent_seq = seq;
 	pthread_mutex_unlock(&hb->lock);
 
 	memset(&m, 0, sizeof(m));
@@ -93,7 +99,8 @@ int ic_heartbeat_tick(struct ic_heartbeat *hb)
 	if (!rc) {
 		hb->next_seq = seq;
 		hb->sent++;
-		hb->last_sent_seq = seq;
+	} else if (hb->last_sent_seq == seq) {
+		hb->last_sent_seq = prev_sent_seq;
 	}
 	pthread_mutex_unlock(&hb->lock);
 	return rc;

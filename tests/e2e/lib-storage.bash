@@ -96,6 +96,8 @@ guest_value() {
 
 # --- planned I/O at random offsets (guest side: run_io_items) -------------
 
+# For the tests' sizes.
+# shellcheck disable=SC2034
 MiB=$((1 << 20))
 PLAN_ITEMS=()
 declare -A PLAN_IMG=() PLAN_OFF=() PLAN_LEN=() PLAN_SHA=() PLAN_KIND=() PLAN_MODES=()

@@ -59,6 +59,8 @@ vmbus_relay() {
 		case $line in
 		'ok: '*) pass "guest: ${line#ok: }"; n=$((n + 1)) ;;
 		'not ok: '*) fail "guest: ${line#not ok: }"; n=$((n + 1)) ;;
+		'info: lsvmbus: '*) ;;
+		'info: '*) echo "  guest: ${line#info: }" ;;
 		esac
 	done <"$(out "$tag")"
 	if [[ $n -eq 0 ]]; then

@@ -7,13 +7,17 @@
 #     data, writes elsewhere land, the disk stays running; after `clear`
 #     the blocks read again;
 #   - `disk fault N stall 2500`: commands complete 2.5 s late, no reset;
+#   - `stall 0` then `release` before the SCSI timeout: the held write
+#     completes, no reset;
 #   - `disk fault N stall 0` holds every command: with a 6 s SCSI timeout
 #     the guest's error handling resets the bus, the host aborts what it
 #     held; once the host clears the stall the retried commands complete,
 #     nothing written before is lost, and the disk keeps working;
 #   - `disk fault N hang` stops the whole controller, resets included:
 #     the same recovery once the host clears it.
+# shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/e2e/lib-storage.bash
 source "$(dirname "$0")/lib-storage.bash"
 e2e_init storage_faults
 storage_seed
@@ -90,6 +94,17 @@ else
 		ctl_ok "clear the timed stall" disk fault 0 clear
 		host_mark flt timed-cleared
 	fi
+	if wait_guest_mark flt release-ready 600; then
+		ctl_ok "hold every command" disk fault 0 stall 0
+		host_mark flt release-stalled
+		if wait_guest_mark flt release-issued 600; then
+			ctl_ok "release the held commands" disk fault 0 release
+			host_mark flt released
+			wait_guest_mark flt release-done 600
+		fi
+		ctl_ok "clear the stall" disk fault 0 clear
+		host_mark flt release-cleared
+	fi
 	held_phase stall "stall every command until released" disk fault 0 stall 0
 	held_phase hang "hang the controller" disk fault 0 hang
 fi
@@ -128,6 +143,7 @@ done
 # What the guest wrote, in the image.
 plan_write "$img" W medium-time-write $((fill_end + 4 * MiB)) "$MiB"
 plan_write "$img" W timed-write $((fill_end + 6 * MiB)) "$MiB"
+plan_write "$img" W release-write $((fill_end + 7 * MiB + 64 * 1024)) $((512 * 1024))
 for phase in stall:8 hang:24; do
 	base=$((fill_end + ${phase#*:} * MiB))
 	plan_write "$img" W "${phase%:*}-before" "$base" $((4 * MiB))

@@ -13,7 +13,9 @@
 #     make the images' allocated blocks drop (measured by the host mid-run
 #     and after); blkdiscard -z zeroes (WRITE SAME); every such range reads
 #     back as zeros in the guest and is zeros in the image.
+# shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/e2e/lib-storage.bash
 source "$(dirname "$0")/lib-storage.bash"
 e2e_init storage_fs
 storage_seed

@@ -12,8 +12,12 @@
 #   - a writer busy on a disk being removed ends with an error;
 #   - the removed image added again comes back with its data;
 #   - quick add/remove cycles end with exactly the one disk;
+#   - LUN 0 removed while LUN 1 stays (the target then scanned through
+#     REPORT LUNS): LUN 1 keeps working, LUN 0 comes back when added;
 #   - viridian_storvsc unloaded and loaded again: all disks come back.
+# shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/e2e/lib-storage.bash
 source "$(dirname "$0")/lib-storage.bash"
 e2e_init storage_hotplug
 storage_seed
@@ -82,7 +86,23 @@ cycle_disks() {
 	fi
 }
 
-n1= n2=
+# The boot disk (LUN 0) removed while LUN 1 stays, then added again.
+lun0_away_and_back() {
+	wait_guest_mark hp cycles-checked 600 || return
+	ctl_ok "hot remove LUN 0 (disk 0)" disk remove 0
+	host_mark hp lun0-removed
+	wait_guest_mark hp lun0-gone 600 || return
+	if ctl_ok "add the boot image again" disk add "$img0"; then
+		if hvsim_ctl hp disk list | grep -q "^$reply 0 0 .*$img0\$"; then
+			pass "the boot image is LUN 0 of controller 0 again"
+		else
+			fail "the boot image did not get LUN 0 of controller 0: $(hvsim_ctl hp disk list | tr '\n' ';')"
+		fi
+	fi
+	host_mark hp lun0-back
+}
+
+n1='' n2=''
 if wait_guest_mark hp booted 600; then
 	ctl_ok "hot add on controller 0" disk add "$img1" && n1=$reply
 	ctl_ok "hot add on new controller 1" disk add "$img2,ctl=1" && n2=$reply
@@ -107,6 +127,7 @@ if wait_guest_mark hp booted 600; then
 				if wait_guest_mark hp readded 600; then
 					cycle_disks
 					host_mark hp cycled
+					lun0_away_and_back
 				fi
 			fi
 		fi

@@ -14,7 +14,9 @@
 #     right bytes;
 #   - a read-only disk (--disk FILE,ro) is read-only in the guest: the
 #     block layer and the host both refuse writes, the image is unchanged.
+# shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/e2e/lib-storage.bash
 source "$(dirname "$0")/lib-storage.bash"
 e2e_init storage_integrity
 storage_seed

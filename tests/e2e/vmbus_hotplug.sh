@@ -12,7 +12,9 @@
 #    and viridian_ic, unloaded meanwhile, returns by modalias;
 #  - the SCSI controller is rescinded under a mounted file system: the disk
 #    goes, I/O fails without hanging, nothing warns; offered again, the disk
-#    returns with its data.
+#    returns with its data;
+#  - with the guest's bus unloaded, a device added and another rescinded
+#    show as such at the next load.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib-vmbus.bash"
 e2e_init vmbus_hotplug
@@ -56,7 +58,7 @@ added_answers() {
 }
 
 run() {
-	local reply hb0 hb0_relid hb1 hb1_relid scsi n a m line i
+	local reply hb0 hb0_relid hb1 hb1_relid sd0 sd1 scsi a m line i
 	vmbus_step hp add 300 || return
 	hb0=$(instance_of_class heartbeat)
 	hb0_relid=$(hvsim_ctl hp devices | awk -v i="$hb0" '$3 == i { print $1; exit }')
@@ -126,10 +128,19 @@ run() {
 
 	# --- offered again ---
 	vmbus_step hp reoffer 300 || return
-	for i in "$hb0" "$hb1"; do
+	# The shutdown IC has no driver now: its rescind needs none.
+	sd0=$(instance_of_class shutdown)
+	reply=$(vmbus_ctl hp rescind "$sd0") &&
+		check "rescind of the unbound $sd0: '$reply'" grep -q "^rescinded shutdown $sd0 " <<<"$reply"
+	if wait_unplugged "$sd0"; then
+		pass "ctl devices: the unbound $sd0 released by the guest"
+	else
+		fail "ctl devices: the unbound $sd0 not released"
+	fi
+	for i in "$hb0" "$hb1" "$sd0"; do
 		reply=$(vmbus_ctl hp offer "$i") &&
 			check "offer $i: '$reply'" \
-				grep -Eq "^offered heartbeat $i relid [0-9]+\$" <<<"$reply"
+				grep -Eq "^offered [a-z]+ $i relid [0-9]+\$" <<<"$reply"
 	done
 	vmbus_step_done hp reoffer
 	vmbus_step hp flows 300 || return
@@ -164,6 +175,27 @@ run() {
 	reply=$(vmbus_ctl hp offer "$scsi") &&
 		check "offer $scsi: '$reply'" grep -Eq "^offered scsi $scsi relid [0-9]+\$" <<<"$reply"
 	vmbus_step_done hp reoffer-scsi
+
+	# --- while the guest's bus is unloaded ---
+	vmbus_step hp bus-down 300 || return
+	reply=$(vmbus_ctl hp ic add shutdown) || return
+	if [[ $reply =~ ^added\ shutdown\ ($GUID_RE)\ relid\ ([0-9]+)$ ]]; then
+		sd1=${BASH_REMATCH[1]}
+		pass "ic add shutdown while the guest is disconnected: $reply"
+		check "it waits in state pending" \
+			test "$(channel_state "${BASH_REMATCH[2]}")" = pending
+	else
+		fail "ic add shutdown replied '$reply'"
+	fi
+	reply=$(vmbus_ctl hp rescind "$hb0") &&
+		check "rescind $hb0 while the guest is disconnected: '$reply'" \
+			grep -q "^rescinded heartbeat $hb0 " <<<"$reply"
+	check "nothing for the guest to release: $hb0 unplugged at once" is_unplugged "$hb0"
+	vmbus_step_done hp bus-down "${sd1:-}"
+	vmbus_step hp offer-again 300 || return
+	reply=$(vmbus_ctl hp offer "$hb0") &&
+		check "offer $hb0: '$reply'" grep -Eq "^offered heartbeat $hb0 relid [0-9]+\$" <<<"$reply"
+	vmbus_step_done hp offer-again
 }
 run
 hvsim_wait hp 600

@@ -6,7 +6,10 @@
 # writing channels/<relid>/cpu, under VMBus 5.3 (MODIFYCHANNEL answered by
 # MODIFYCHANNEL_RESPONSE) and 4.1 (no answer). The host's view (`hvsim ctl
 # NAME devices`) must follow, its signals for the channel must go to the
-# new VP, and heartbeats and disk I/O must keep working.
+# new VP, and heartbeats and disk I/O must keep working. Then CPU hotplug:
+# CPU 1 may not go offline while a channel targets it; with every channel
+# moved to CPU 0 it may, and everything keeps working, also once it is
+# back.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib-vmbus.bash"
 e2e_init vmbus_retarget
@@ -42,6 +45,20 @@ for v in "${versions[@]}"; do
 	done
 	vmbus_step_done rt "moved-$v"
 done
+# With CPU 1 offline every channel the guest moved must be on VP 0.
+if vmbus_wait_step rt cpu1-offline 300; then
+	bad=0
+	for m in "${STEP_ARGS[@]}"; do
+		vp=$(ctl_devices_field rt "${m%%:*}" 6)
+		[[ $vp == 0 ]] || { fail "CPU 1 offline: channel ${m%%:*} still on VP '$vp'"; bad=1; }
+	done
+	open_on_1=$(hvsim_ctl rt devices | awk '$4 == "open" && $6 != 0' | wc -l)
+	[[ $open_on_1 -eq 0 ]] || { fail "CPU 1 offline: $open_on_1 open channels not on VP 0"; bad=1; }
+	[[ $bad -eq 0 ]] && pass "CPU 1 offline: every open channel on VP 0 (${#STEP_ARGS[@]} moved)"
+	vmbus_step_done rt cpu1-offline
+else
+	fail "the guest never took CPU 1 offline"
+fi
 hvsim_wait rt 600
 if [[ $HVSIM_RC -ne 0 ]]; then
 	fail "the guest script exited $HVSIM_RC"
@@ -85,8 +102,10 @@ for v in "${versions[@]}"; do
 		relid=${key#*/} cpu=${moved_to[$key]}
 		# From the MODIFYCHANNEL on, the host signals the channel on the
 		# new VP (a signal already under way may still take the old one).
+		# Up to the channel's next move (the CPU hotplug part).
 		after=$(awk -v r="$relid" -v c="$cpu" '
-			$0 ~ "vmbus <- MODIFYCHANNEL .* relid=" r " vp=" c "$" { on = 1; next }
+			$0 ~ "vmbus <- MODIFYCHANNEL .* relid=" r " vp=" c "$" && !seen { on = 1; seen = 1; next }
+			on && $0 ~ "vmbus <- MODIFYCHANNEL .* relid=" r " vp=" { exit }
 			on && $0 ~ "chan " r " -> signal vp=" { print }' <<<"$seg")
 		if [[ -z $after ]]; then
 			if grep -q "vmbus <- MODIFYCHANNEL .* relid=$relid vp=$cpu\$" <<<"$seg"; then

@@ -34,14 +34,14 @@ if [[ ! -s $trace ]]; then
 fi
 
 # --- negotiation, per version ---------------------------------------------
-# One INITIATE_CONTACT per load: the boot's (5.3, the default), then one
-# per reload.
+# One INITIATE_CONTACT per load: the boot's (5.3, the default), one per
+# reload, then the two accepted max_version spellings (0x50002, 9.9).
 mapfile -t contacts < <(grep -n 'vmbus <- INITIATE_CONTACT' "$trace")
-want=(5.3 "${versions[@]}")
+want=(5.3 "${versions[@]}" 5.2 5.3)
 if [[ ${#contacts[@]} -eq ${#want[@]} ]]; then
 	pass "${#contacts[@]} INITIATE_CONTACT messages, one per load"
 else
-	fail "${#contacts[@]} INITIATE_CONTACT messages in the trace, expected ${#want[@]} (boot + ${#versions[*]} reloads)"
+	fail "${#contacts[@]} INITIATE_CONTACT messages in the trace, expected ${#want[@]} (boot + ${#versions[@]} reloads + 2 caps)"
 fi
 total=$(wc -l <"$trace")
 for ((i = 0; i < ${#contacts[@]} && i < ${#want[@]}; i++)); do
@@ -88,10 +88,10 @@ for ((i = 0; i < ${#contacts[@]} && i < ${#want[@]}; i++)); do
 done
 unload_count=$(grep -c 'vmbus <- UNLOAD ' "$trace")
 unload_resp=$(grep -c 'vmbus -> UNLOAD_RESPONSE' "$trace")
-if [[ $unload_count -ge ${#versions[@]} && $unload_resp -eq $unload_count ]]; then
+if [[ $unload_count -eq $((${#want[@]} - 1)) && $unload_resp -eq $unload_count ]]; then
 	pass "$unload_count UNLOADs, each answered"
 else
-	fail "$unload_count UNLOADs and $unload_resp UNLOAD_RESPONSEs, expected ${#versions[@]} of each at least"
+	fail "$unload_count UNLOADs and $unload_resp UNLOAD_RESPONSEs, expected $((${#want[@]} - 1)) of each"
 fi
 
 # --- the trace has every kind of line -------------------------------------

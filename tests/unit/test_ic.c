@@ -9,6 +9,7 @@
 #include "check.h"
 #include "vmbus_fake.h"
 #include "vsp/ic.h"
+#include "vsp/ic_hotplug.h"
 
 /* ------------------------------------------------------------------ */
 /* Pure building and parsing                                           */
@@ -587,6 +588,106 @@ static void test_heartbeat_thread(void)
 	ic_heartbeat_destroy(hb);
 }
 
+static int ctl_runv(int (*fn)(void *, int, char **, FILE *), void *ctx,
+		    char *out, size_t cap, int argc, char **argv)
+{
+	FILE *f;
+	int rc;
+
+	memset(out, 0, cap);
+	f = fmemopen(out, cap - 1, "w");
+	if (!f)
+		return -100;
+	rc = fn(ctx, argc, argv, f);
+	fclose(f);
+	return rc;
+}
+
+#define IC_CTL(hp, out, ...)						\
+	ctl_runv(ic_hotplug_ctl, (hp), (out), sizeof(out),		\
+		 (int)(sizeof((char *[]){ __VA_ARGS__ }) / sizeof(char *)), \
+		 (char *[]){ __VA_ARGS__ })
+
+/* `ic add` offers at once, with MNF when asked; `ic list` and `status`. */
+static void test_ic_hotplug(void)
+{
+	const guid_t hb_class = VMBUS_CLASS_HEARTBEAT;
+	const guid_t sd_class = VMBUS_CLASS_SHUTDOWN;
+	struct fake_host *fh = fake_host_new();
+	struct vmbus_channel_offer_channel offers[2], *o;
+	struct ic_hotplug *hp;
+	struct gic g;
+	char out[1024];
+
+	REQUIRE(fh);
+	REQUIRE(guest_connect(fh) == 0);
+	REQUIRE(guest_take_offers(fh, offers, 2) == 0);
+	CHECK(ic_hotplug_create(NULL) == NULL);
+	hp = ic_hotplug_create(fh->srv);
+	REQUIRE(hp);
+
+	CHECK(IC_CTL(hp, out, "ic", "add", "heartbeat", "monitor") == 0);
+	CHECK(strcmp(out, "added heartbeat 8a8c2b8e-5e1d-4b0a-9c11-6e3b7a020001 relid 1\n") == 0);
+	o = fake_expect(fh, CHANNELMSG_OFFERCHANNEL);
+	REQUIRE(o);
+	CHECK(guid_equal(&o->offer.if_type, &hb_class));
+	CHECK(o->child_relid == 1);
+	CHECK(o->monitor_flags & VMBUS_OFFER_MONITOR_ALLOCATED);
+
+	CHECK(IC_CTL(hp, out, "ic", "add", "shutdown",
+		     "{11111111-2222-3333-4444-555555555555}") == 0);
+	CHECK(strcmp(out, "added shutdown 11111111-2222-3333-4444-555555555555 relid 2\n") == 0);
+	o = fake_expect(fh, CHANNELMSG_OFFERCHANNEL);
+	REQUIRE(o);
+	CHECK(guid_equal(&o->offer.if_type, &sd_class));
+	CHECK(!(o->monitor_flags & VMBUS_OFFER_MONITOR_ALLOCATED));
+
+	/* Refused: nothing offered. */
+	CHECK(IC_CTL(hp, out, "ic", "add", "heartbeat",
+		     "11111111-2222-3333-4444-555555555555") != 0);
+	CHECK(strstr(out, "exists") != NULL);
+	CHECK(IC_CTL(hp, out, "ic", "add", "kvp") != 0);
+	CHECK(IC_CTL(hp, out, "ic", "add", "shutdown", "monitor", "monitor") != 0);
+	CHECK(strstr(out, "not a GUID") != NULL);
+	CHECK(IC_CTL(hp, out, "ic", "add", "shutdown", "monitor",
+		     "11111111-2222-3333-4444-000000000001", "x") != 0);
+	CHECK(IC_CTL(hp, out, "ic") != 0);
+	CHECK(strncmp(out, "usage:", 6) == 0);
+	CHECK(IC_CTL(hp, out, "ic", "status", "8a8c2b8e-5e1d-4b0a-9c11-6e3b7a029999") != 0);
+	CHECK(IC_CTL(hp, out, "ic", "status", "nonsense") != 0);
+	CHECK(fake_pending_msgs(fh) == 0);
+
+	/* The guest opens the added shutdown IC: it negotiates like any. */
+	memset(&g, 0, sizeof(g));
+	g.fh = fh;
+	g.fw = fw_both;
+	g.nfw = 2;
+	g.sv = sd_versions;
+	g.nsv = 4;
+	g.relid = 2;
+	fh->hook_ctx = &g;
+	fh->on_signal_guest = gic_hook;
+	REQUIRE(guest_open(fh, &g.gc, 2, 0x88, IC_RING_SIZE / 4096,
+			   IC_RING_SIZE / 4096, 0) == 0);
+	gic_service(&g);
+	gic_signal_host(&g);
+	CHECK(g.negotiations == 1);
+	CHECK(IC_CTL(hp, out, "ic", "status", "11111111-2222-3333-4444-555555555555") == 0);
+	CHECK(strcmp(out, "state=ready version=3.2\n") == 0);
+	CHECK(IC_CTL(hp, out, "ic", "status", "8a8c2b8e-5e1d-4b0a-9c11-6e3b7a020001") == 0);
+	CHECK(strncmp(out, "state=closed version=0.0 sent=0 ", 32) == 0);
+	CHECK(IC_CTL(hp, out, "ic", "list") == 0);
+	CHECK(strcmp(out,
+		     "8a8c2b8e-5e1d-4b0a-9c11-6e3b7a020001 heartbeat monitor state=closed version=0.0\n"
+		     "11111111-2222-3333-4444-555555555555 shutdown event state=ready version=3.2\n") == 0);
+	CHECK(g.errors == 0);
+
+	/* The server goes first: it closes the ICs' channels. */
+	CHECK(fake_host_free(fh) == 0);
+	ic_hotplug_destroy(hp);
+	ic_hotplug_destroy(NULL);
+}
+
 int main(void)
 {
 	RUN_TEST(test_build_negotiate);
@@ -598,5 +699,6 @@ int main(void)
 	RUN_TEST(test_shutdown_end_to_end);
 	RUN_TEST(test_shutdown_old_guest);
 	RUN_TEST(test_heartbeat_thread);
+	RUN_TEST(test_ic_hotplug);
 	return check_finish();
 }

@@ -9,16 +9,19 @@
 #   BAD_COUNT blocks from BAD_LBA inside it.
 # Stages: g-booted -> h-medium (error injected) -> g-medium-checked ->
 # h-cleared -> g-timed-ready -> h-timed (2.5 s stall) -> g-timed-done ->
-# h-timed-cleared -> g-stall-ready -> h-stall (every command held; the
+# h-timed-cleared -> g-release-ready -> h-release-stalled ->
+# g-release-issued -> h-released -> g-release-done -> h-release-cleared ->
+# g-stall-ready -> h-stall (every command held; the
 # host clears once the guest reset the bus) -> g-hang-ready -> h-hang (the
 # controller stops; cleared the same way) -> done.
+# shellcheck source=tests/e2e/guest/storage-lib.sh
 source "$(dirname "$0")/storage-lib.sh"
 
 sectors=$1 bad_lba=$2 bad_count=$3 fill_off=$4 fill_len=$5
 bad_off=$((bad_lba * 512)) bad_len=$((bad_count * 512))
 
 finish() {
-	echo done
+	echo "done"
 	exit 0
 }
 
@@ -110,6 +113,41 @@ check "no reset for a stall shorter than the timeout" \
 	sh -c "! dmesg | tail -n +$((dmesg_lines + 1)) | grep -q 'resetting the bus'"
 mark timed-done
 wait_host timed-cleared 600 || { not_ok "the host never cleared the timed stall"; finish; }
+
+# --- held until released, before any timeout ------------------------------
+mark release-ready
+wait_host release-stalled 600 || { not_ok "the host never stalled the disk for release"; finish; }
+dmesg_mark
+write_range "$dev" release-write $((fill_off + fill_len + (7 << 20) + (64 << 10))) $((512 << 10)) direct \
+	>"$work/release-out" &
+writer=$!
+# Released only once the host holds it: the request is with the driver
+# (device_busy) and had a moment to cross. A release before it arrived
+# would leave it held until the timeout.
+# shellcheck disable=SC2317 # polled through wait_for
+busy() { (($(cat /sys/block/"$d"/device/device_busy) > 0)); }
+if ! wait_for 30 busy; then
+	not_ok "the write under 'stall 0' never reached the driver"
+fi
+sleep 1
+if kill -0 "$writer" 2>/dev/null; then
+	ok "a write under 'stall 0' is held"
+else
+	not_ok "a write under 'stall 0' completed before the release"
+fi
+t0=${EPOCHREALTIME/./}
+mark release-issued
+wait_host released 600 || { not_ok "the host never released the held commands"; finish; }
+if wait "$writer"; then
+	ok "the held write completed $(((${EPOCHREALTIME/./} - t0) / 1000)) ms after the release was asked for"
+else
+	not_ok "the held write failed after the release"
+fi
+cat "$work/release-out"
+check "no reset for commands released before the timeout" \
+	sh -c "! dmesg | tail -n +$((dmesg_lines + 1)) | grep -q 'resetting the bus'"
+mark release-done
+wait_host release-cleared 600 || { not_ok "the host never cleared the stall"; finish; }
 
 # --- held commands, timeout, reset, recovery --------------------------------
 # recover_phase PHASE BASE: data written at BASE; the host then holds every

@@ -9,6 +9,7 @@
 #   FS:  ext4 made, mounted, filled (keep.bin, big.bin, small files).
 # Then "g-written"; after the host's "h-measured": big.bin removed and
 # fstrim, blkdiscard on RAW; umount, fsck, files checked again.
+# shellcheck source=tests/e2e/guest/storage-lib.sh
 source "$(dirname "$0")/storage-lib.sh"
 
 raw_sectors=$1 fs_sectors=$2 discard_off=$3 discard_len=$4
@@ -18,7 +19,7 @@ fs=$(disk_by_size "$fs_sectors")
 check "raw disk of $raw_sectors sectors present (${raw:-none}; disks: $(scsi_disks | xargs))" \
 	test -n "$raw"
 check "file-system disk of $fs_sectors sectors present (${fs:-none})" test -n "$fs"
-[[ -n $raw && -n $fs ]] || { echo done; exit 0; }
+[[ -n $raw && -n $fs ]] || { echo "done"; exit 0; }
 
 # 4096-byte sectors, as the host said.
 for d in "$raw" "$fs"; do
@@ -58,7 +59,7 @@ mnt=$work/mnt
 mkdir -p "$mnt"
 if ! mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "/dev/$fs" >"$work/mkfs" 2>&1; then
 	not_ok "mkfs.ext4 /dev/$fs: $(tr '\n' ' ' <"$work/mkfs")"
-	echo done
+	echo "done"
 	exit 0
 fi
 ok "mkfs.ext4 /dev/$fs"
@@ -80,7 +81,7 @@ check "ext4 reports ~56 MiB used" test "$(df -k --output=used "$mnt" | tail -n 1
 mark written
 if ! wait_host measured 600; then
 	not_ok "the host never measured the images (no h-measured in 600 s)"
-	echo done
+	echo "done"
 	exit 0
 fi
 
@@ -131,4 +132,4 @@ check "big.bin gone" test ! -e "$mnt/big.bin"
 check "umount again" umount "$mnt"
 check "devices still running" \
 	test "$(cat /sys/block/"$raw"/device/state)/$(cat /sys/block/"$fs"/device/state)" = running/running
-echo done
+echo "done"

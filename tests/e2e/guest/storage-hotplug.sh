@@ -14,8 +14,10 @@
 #   the resize), "readd1/..." (after disk 1 came back), "cycle2/..." (after
 #   the add/remove cycles of disk 2).
 # Stages: g-booted -> h-added -> g-added -> h-resized -> g-resized ->
-# h-removed -> g-removed -> h-readded -> g-readded -> h-cycled; then the
+# h-removed -> g-removed -> h-readded -> g-readded -> h-cycled ->
+# g-cycles-checked -> h-lun0-removed -> g-lun0-gone -> h-lun0-back; then the
 # driver is unloaded and loaded again.
+# shellcheck source=tests/e2e/guest/storage-lib.sh
 source "$(dirname "$0")/storage-lib.sh"
 
 s0=$1 s1=$2 s2=$3 s1_grown=$4 s0_shrunk=$5
@@ -23,12 +25,14 @@ shift 5
 items=("$@")
 WAIT=180
 
-# stage_items PREFIX: the items of that stage, prefix removed.
-stage_items() {
-	local it
+# run_stage DISK PREFIX: run_io_items on /dev/DISK with the items of that
+# stage, prefix removed.
+run_stage() {
+	local it stage=()
 	for it in "${items[@]}"; do
-		[[ $it == "$1/"* ]] && echo "${it#"$1/"}"
+		[[ $it == "$2/"* ]] && stage+=("${it#"$2/"}")
 	done
+	run_io_items "/dev/$1" "${stage[@]}"
 }
 
 # wait_disk_size VAR SECTORS: until a disk of that size shows; its name in VAR.
@@ -44,11 +48,16 @@ wait_disk_size() {
 	return 1
 }
 
+# Polled through wait_for.
+# shellcheck disable=SC2317
 size_is() { [[ $(cat "/sys/block/$1/size" 2>/dev/null) == "$2" ]]; }
+# shellcheck disable=SC2317
 gone() { [[ ! -e /sys/block/$1 ]]; }
+# shellcheck disable=SC2317
+ended() { ! kill -0 "$1" 2>/dev/null; }
 
 finish() {
-	echo done
+	echo "done"
 	exit 0
 }
 
@@ -62,11 +71,11 @@ d0_sha=$(sha256sum <"$work/d0-data" | cut -d' ' -f1)
 # Hot add: a LUN on the boot disk's controller and a new controller.
 mark booted
 wait_host added 600 || { not_ok "the host never added the disks"; finish; }
-d1= d2=
+d1='' d2=''
 wait_disk_size d1 "$s1"
 wait_disk_size d2 "$s2"
-[[ -n $d1 ]] && run_io_items "/dev/$d1" $(stage_items add1)
-[[ -n $d2 ]] && run_io_items "/dev/$d2" $(stage_items add2)
+[[ -n $d1 ]] && run_stage "$d1" add1
+[[ -n $d2 ]] && run_stage "$d2" add2
 info "after add: $(lsblk -d -n -o NAME,SIZE,HCTL | tr '\n' ';')"
 
 # Resize: one grows, one shrinks.
@@ -78,7 +87,7 @@ if [[ -n $d1 ]]; then
 		ok "$d1 grew from $s1 to $s1_grown sectors by itself after $((SECONDS - start)) s"
 		check "$d1: blockdev --getsize64 agrees" \
 			test "$(blockdev --getsize64 "/dev/$d1")" = $((s1_grown * 512))
-		run_io_items "/dev/$d1" $(stage_items grow1)
+		run_stage "$d1" grow1
 	else
 		not_ok "$d1 still has $(cat /sys/block/"$d1"/size) sectors, not $s1_grown, after $WAIT s"
 	fi
@@ -127,7 +136,7 @@ for d in $d1 $d2; do
 	fi
 done
 if [[ -n $writer ]]; then
-	if wait_for "$WAIT" eval '! kill -0 $writer 2>/dev/null'; then
+	if wait_for "$WAIT" ended "$writer"; then
 		if wait "$writer"; then
 			not_ok "the writer busy on the removed $d2 ended without an error"
 		else
@@ -148,7 +157,7 @@ mark removed
 wait_host readded 600 || { not_ok "the host never added the disk again"; finish; }
 d1b=
 wait_disk_size d1b "$s1_grown"
-[[ -n $d1b ]] && run_io_items "/dev/$d1b" $(stage_items readd1)
+[[ -n $d1b ]] && run_stage "$d1b" readd1
 info "after re-add: $(lsblk -d -n -o NAME,SIZE,HCTL | tr '\n' ';')"
 
 # Quick add/remove cycles the host does without waiting for the guest:
@@ -167,8 +176,35 @@ wait_disk_size d2b "$s2"
 sleep 5
 check "exactly one disk of $s2 sectors after the cycles ($(count_size "$s2"); disks: $(scsi_disks | xargs))" \
 	test "$(count_size "$s2")" = 1
-[[ -n $d2b ]] && run_io_items "/dev/$d2b" $(stage_items cycle2)
+[[ -n $d2b ]] && run_stage "$d2b" cycle2
 info "after cycles: $(lsblk -d -n -o NAME,SIZE,HCTL | tr '\n' ';')"
+
+# LUN 0 leaves while LUN 1 stays: the target is then scanned through
+# REPORT LUNS, and LUN 1 must not go with it. Then LUN 0 comes back.
+d1b_sha=
+[[ -n $d1b ]] && d1b_sha=$(dev_sha "/dev/$d1b" 0 $((1 << 20)) direct)
+mark cycles-checked
+wait_host lun0-removed 600 || { not_ok "the host never removed LUN 0"; finish; }
+start=$SECONDS
+if wait_for "$WAIT" gone "$d0"; then
+	ok "LUN 0 ($d0) disappeared by itself after $((SECONDS - start)) s"
+else
+	not_ok "LUN 0 ($d0) still present $WAIT s after its removal"
+fi
+sleep 3
+if [[ -n $d1b ]]; then
+	check "LUN 1 ($d1b) still there and reading the same after LUN 0 left" \
+		test "$(dev_sha "/dev/$d1b" 0 $((1 << 20)) direct)" = "$d1b_sha"
+fi
+mark lun0-gone
+wait_host lun0-back 600 || { not_ok "the host never added LUN 0 again"; finish; }
+d0=
+wait_disk_size d0 "$s0_shrunk"
+if [[ -n $d0 ]]; then
+	check "LUN 0 back with its data" \
+		test "$(dev_sha "/dev/$d0" $((1 << 20)) $((1 << 20)) direct)" = "$d0_sha"
+fi
+info "after LUN 0 came back: $(lsblk -d -n -o NAME,SIZE,HCTL | tr '\n' ';')"
 
 # The driver unloaded and loaded again: every disk goes and comes back.
 udevadm settle --timeout=30

@@ -7,6 +7,7 @@
 #   ITEMs: run_io_items on the read-write disk (storage-lib.sh).
 # Disks are told apart by size. The read-only disk is read whole
 # ("read ro-disk direct SHA") and must refuse every write.
+# shellcheck source=tests/e2e/guest/storage-lib.sh
 source "$(dirname "$0")/storage-lib.sh"
 
 rw_sectors=$1 ro_sectors=$2
@@ -17,7 +18,7 @@ ro=$(disk_by_size "$ro_sectors")
 check "read-write disk of $rw_sectors sectors present (${rw:-none}; disks: $(scsi_disks | xargs))" \
 	test -n "$rw"
 check "read-only disk of $ro_sectors sectors present (${ro:-none})" test -n "$ro"
-[[ -n $rw && -n $ro ]] || { echo done; exit 0; }
+[[ -n $rw && -n $ro ]] || { echo "done"; exit 0; }
 dev=/dev/$rw
 info "read-write $rw, read-only $ro, max_sectors_kb $(cat /sys/block/"$rw"/queue/max_sectors_kb)"
 
@@ -57,7 +58,7 @@ else
 fi
 # Past the block layer's own read-only flag: a raw WRITE(10) of one block
 # at LBA 8 must meet the host's write protection.
-sg=$(ls /sys/block/"$ro"/device/scsi_generic/ 2>/dev/null | head -n 1)
+sg=$(find /sys/block/"$ro"/device/scsi_generic/ -mindepth 1 -maxdepth 1 -printf "%f\n" 2>/dev/null | head -n 1)
 if [[ -z $sg ]]; then
 	not_ok "no SCSI generic device for $ro"
 elif ! command -v sg_raw >/dev/null; then
@@ -76,4 +77,4 @@ fi
 echo "read ro-disk-after direct $(dev_sha "/dev/$ro" 0 $((ro_sectors * 512)) direct)"
 check "devices still running ($(cat /sys/block/"$rw"/device/state), $(cat /sys/block/"$ro"/device/state))" \
 	test "$(cat /sys/block/"$rw"/device/state)/$(cat /sys/block/"$ro"/device/state)" = running/running
-echo done
+echo "done"

@@ -4,7 +4,9 @@
 # host hot-adds a heartbeat IC that signals through monitor page 2 (MNF),
 # rescinds it and the boot-time heartbeat, offers both again (viridian_ic,
 # unloaded meanwhile, must come back by modalias), then rescinds the SCSI
-# controller under a mounted file system and offers it again.
+# controller under a mounted file system and offers it again. Last, with
+# the bus unloaded, it adds a device and rescinds another: the next load
+# must see exactly that.
 source "$(dirname "$0")/vmbus-lib.sh"
 
 WAIT=60
@@ -135,4 +137,36 @@ else
 	not_ok "controller $scsi not back with a disk within $WAIT s"
 fi
 no_kernel_warning "SCSI offered again"
+
+# --- changes while the bus is unloaded, seen at the next load ----------------
+dmesg_mark
+if err=$(unload_stack 2>&1); then
+	ok "stack unloaded"
+else
+	not_ok "unloading the stack: $err"
+	finish
+fi
+step bus-down || finish
+read -r sd1 <<<"$STEP_REPLY"
+if err=$(modprobe viridian_vmbus 2>&1) && settle; then
+	ok "bus loaded again"
+else
+	not_ok "modprobe viridian_vmbus: $err"
+	finish
+fi
+if wait_for $WAIT present "$sd1" && wait_for $WAIT bound "$sd1"; then
+	ok "shutdown IC $sd1, added while the bus was down, present and bound"
+else
+	not_ok "shutdown IC ${sd1:-?}, added while the bus was down, missing or unbound"
+fi
+check "$hb0, rescinded while the bus was down, not offered" absent "$hb0"
+check "$hb1 and $sd0 back" test -e "$bus/devices/$hb1" -a -e "$bus/devices/$sd0"
+step offer-again || finish
+if wait_for $WAIT present "$hb0" && wait_for $WAIT bound "$hb0"; then
+	ok "$hb0 offered again, present and bound"
+else
+	not_ok "$hb0 not back"
+fi
+check "$hb0: heartbeats arrive and are answered" heartbeat_flows "$hb0"
+no_kernel_warning "changes while unloaded"
 finish

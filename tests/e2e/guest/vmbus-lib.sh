@@ -17,6 +17,7 @@ CLASS_SCSI=ba6163d9-04a1-4d29-b605-72e2ffb1dc7f
 ok() { echo "ok: $*"; }
 not_ok() { echo "not ok: $*"; }
 info() { echo "info: $*"; }
+info "kernel $(uname -r), $(nproc) CPUs"
 
 # check WHAT COMMAND...: ok or not ok by the command's status.
 check() {

@@ -73,4 +73,52 @@ for v in "$@"; do
 		bash -c "! echo x 2>/dev/null >'$bus/devices/$hb/channels/$relid/cpu'"
 	no_kernel_warning "$v"
 done
+
+# --- CPU hotplug: a CPU that channels target may not go offline ---------------
+cpu1=/sys/devices/system/cpu/cpu1/online
+offline_cpu1() { echo 0 2>/dev/null >"$cpu1"; }
+online_cpu1() { echo 1 2>/dev/null >"$cpu1"; }
+dmesg_mark
+hb=$(devices_of "$CLASS_HEARTBEAT" | head -n 1)
+scsi=$(devices_of "$CLASS_SCSI" | head -n 1)
+hb_relid=$(relid_of "$hb")
+if [[ -n $hb ]] && move "$hb" "$hb_relid" 1; then
+	check "CPU 1 refuses to go offline while heartbeat's channel targets it" \
+		bash -c "! echo 0 2>/dev/null >$cpu1"
+	check "CPU 1 still online" test "$(<"$cpu1")" = 1
+	check "the kernel says why" grep -q 'CPU 1 stays online' <(dmesg_new)
+	check "heartbeats still flow on CPU 1" heartbeat_flows "$hb"
+else
+	not_ok "heartbeat's channel moved to CPU 1"
+fi
+moved=()
+for dev in $(ls "$bus/devices"); do
+	for relid in $(channels_of "$dev"); do
+		[[ $(<"$bus/devices/$dev/channels/$relid/cpu") == 0 ]] && continue
+		if move "$dev" "$relid" 0; then
+			moved+=("$relid:0")
+		else
+			not_ok "channel $relid of $dev moved to CPU 0"
+		fi
+	done
+done
+info "moved to CPU 0: ${moved[*]}"
+if offline_cpu1; then
+	ok "with every channel on CPU 0, CPU 1 goes offline"
+	check "CPU 1 offline" test "$(cat /sys/devices/system/cpu/online)" = 0
+	check "no channel can move to the offline CPU 1" \
+		bash -c "! echo 1 2>/dev/null >'$bus/devices/$hb/channels/$hb_relid/cpu'"
+	step cpu1-offline "${moved[@]}"
+	check "heartbeats flow with CPU 1 offline" heartbeat_flows "$hb"
+	disk=$(disk_of "$scsi")
+	check "disk I/O works with CPU 1 offline" rw_check "$disk" 4
+	check "CPU 1 comes back online" online_cpu1
+	check "heartbeat's channel moves back to CPU 1" move "$hb" "$hb_relid" 1
+	check "heartbeats flow on CPU 1 again" heartbeat_flows "$hb"
+	check "disk I/O works after CPU 1 came back" rw_check "$disk" 4
+else
+	not_ok "with every channel on CPU 0, CPU 1 goes offline"
+	online_cpu1
+fi
+no_kernel_warning "CPU hotplug"
 echo done

@@ -98,4 +98,25 @@ for v in "$@"; do
 	fi
 	no_kernel_warning "$v"
 done
+
+# --- max_version is a cap, in either spelling; nothing below 2.4 ----------
+dmesg_mark
+for spec in 2.3:- 1.1:- abc:- 0x50002:5.2 9.9:5.3; do
+	arg=${spec%%:*} want=${spec#*:}
+	unload_stack 2>/dev/null
+	if [[ $want == - ]]; then
+		check "max_version=$arg refused" \
+			bash -c "! modprobe viridian_vmbus max_version=$arg 2>/dev/null"
+		check "max_version=$arg: bus absent" test ! -e "$bus"
+		continue
+	fi
+	if modprobe viridian_vmbus max_version="$arg" 2>/dev/null && settle; then
+		check "max_version=$arg negotiates $want" test "$(cat "$bus/version")" = "$want"
+	else
+		not_ok "max_version=$arg: modprobe or settle failed"
+	fi
+done
+check "the kernel says why a cap is refused" \
+	grep -q 'max_version=2.3 names no version' <(dmesg_new)
+no_kernel_warning "max_version caps"
 echo done
