@@ -128,7 +128,7 @@ static void usage(FILE *out)
 		"                      aio=threads: buffered, as storvsp's disks are)\n"
 		"\n"
 		"ctl commands: help, status, and what the devices register\n"
-		"(devices, heartbeat, shutdown...).\n",
+		"(devices, rescind, offer, ic, heartbeat, shutdown, disk...).\n",
 		HVSIM_MAX_VPS, SMP_DEFAULT, MEM_MB_MIN, MEM_MB_MAX, MEM_MB_DEFAULT);
 }
 

@@ -121,13 +121,18 @@ dmesg_mark
 write_range "$dev" release-write $((fill_off + fill_len + (7 << 20) + (64 << 10))) $((512 << 10)) direct \
 	>"$work/release-out" &
 writer=$!
-# Released only once the host holds it: the request is with the driver
-# (device_busy) and had a moment to cross. A release before it arrived
-# would leave it held until the timeout.
+# Released only once the host holds it: the write is in flight (the
+# second field of inflight; udev's probing after each close only reads)
+# and had a moment to cross. A release before it arrived would leave it
+# held until the timeout.
 # shellcheck disable=SC2317 # polled through wait_for
-busy() { (($(cat /sys/block/"$d"/device/device_busy) > 0)); }
-if ! wait_for 30 busy; then
-	not_ok "the write under 'stall 0' never reached the driver"
+writing() {
+	local w
+	read -r _ w </sys/block/"$d"/inflight
+	((w > 0))
+}
+if ! wait_for 30 writing; then
+	not_ok "the write under 'stall 0' never went in flight"
 fi
 sleep 1
 if kill -0 "$writer" 2>/dev/null; then
