@@ -48,8 +48,6 @@ stage_write add2 "$img2" add2-write "$(sector_in 0 $((8 * MiB)) $((4 * MiB)))" $
 # Past the old end of disk 1: only there once it grew.
 grow_off=$(sector_in $((b1 + MiB)) $((b1_grown - MiB)) $((3 * MiB)))
 stage_write grow1 "$img1" grow1-write "$grow_off" $((3 * MiB))
-stage_write cycle2 "$img2" cycle2-write "$(sector_in $((64 * MiB)) $((96 * MiB)) $((2 * MiB)))" \
-	$((2 * MiB))
 # After the re-add: what the guest wrote before the removal.
 PLAN_ITEMS+=("readd1/R:readd1-grown:$grow_off:$((3 * MiB))")
 
