@@ -57,6 +57,8 @@
 #define STORVSC_FALLBACK_TRANSFER	(512u * 1024u)
 #define STORVSC_DRAIN_TIMEOUT_S		30
 #define STORVSC_TUR_TIMEOUT_S		30
+/* How often waits for the host look whether it rescinded the controller. */
+#define STORVSC_RESCIND_POLL		(HZ / 10)
 #define STORVSC_MSFT_VENDOR		"Msft"
 
 static unsigned int io_timeout = 180;
@@ -401,7 +403,6 @@ static int storvsc_ctl_exec(struct storvsc_host *host, struct storvsc_ctl *ctl,
 			    unsigned int timeout_s, bool check)
 {
 	unsigned long deadline = jiffies + timeout_s * HZ;
-	long left;
 	int ret;
 
 	for (;;) {
@@ -417,14 +418,17 @@ static int storvsc_ctl_exec(struct storvsc_host *host, struct storvsc_ctl *ctl,
 	if (ret)
 		return ret;
 
-	left = (long)deadline - (long)jiffies;
-	if (left < 1)
-		left = 1;
-	if (!wait_for_completion_timeout(&ctl->done, left)) {
+	/* A rescinded channel is never answered: stop waiting as it goes. */
+	while (!wait_for_completion_timeout(&ctl->done, STORVSC_RESCIND_POLL)) {
+		bool gone = viridian_channel_rescinded(host->primary.ch);
+
+		if (!gone && time_before(jiffies, deadline))
+			continue;
 		if (storvsc_revoke_req(&ctl->req))
-			return -ETIMEDOUT;
+			return gone ? -ENODEV : -ETIMEDOUT;
 		/* The answer came as we gave up: the callback is finishing. */
 		wait_for_completion(&ctl->done);
+		break;
 	}
 
 	if (ctl->answer_len < VSTOR_PACKET_SIZE_PRE_WIN8) {
@@ -1143,6 +1147,55 @@ static bool storvsc_revoke_abandoned(struct scsi_cmnd *scmd, void *data)
 	return true;
 }
 
+/* True once the host holds no SRB; false on timeout or rescind. */
+static bool storvsc_wait_drained(struct storvsc_host *host, unsigned int timeout_s)
+{
+	unsigned long deadline = jiffies + timeout_s * HZ;
+
+	while (!wait_event_timeout(host->drain_wq,
+				   !atomic_read(&host->outstanding),
+				   STORVSC_RESCIND_POLL)) {
+		if (viridian_channel_rescinded(host->primary.ch) ||
+		    time_after(jiffies, deadline))
+			return false;
+	}
+	return true;
+}
+
+static bool storvsc_fail_unanswered(struct scsi_cmnd *scmd, void *data)
+{
+	struct storvsc_host *host = data;
+	struct storvsc_cmd *cmd = scsi_cmd_priv(scmd);
+
+	if (!storvsc_revoke_req(&cmd->req))
+		return true;
+	/* Ignored by the midlayer if the command timed out meanwhile. */
+	scmd->result = DID_NO_CONNECT << 16;
+	scsi_set_resid(scmd, cmd->length);
+	scsi_done(scmd);
+	if (atomic_dec_and_test(&host->outstanding))
+		wake_up(&host->drain_wq);
+	return true;
+}
+
+/*
+ * A rescinded controller answers nothing more, and every send to it fails
+ * at once (the bus sets the flag before it removes the device). What the
+ * host held when it left fails now rather than at the SCSI timeout, so that
+ * scans and sd's last SYNCHRONIZE CACHE do not hold up the removal.
+ */
+static void storvsc_fail_rescinded(struct storvsc_host *host)
+{
+	unsigned int n = atomic_read(&host->outstanding);
+
+	if (!viridian_channel_rescinded(host->primary.ch))
+		return;
+	if (n)
+		dev_info(storvsc_dev(host),
+			 "controller rescinded: failing %u unanswered SRB(s)\n", n);
+	scsi_host_busy_iter(host->shost, storvsc_fail_unanswered, host);
+}
+
 static int storvsc_eh_host_reset(struct scsi_cmnd *scmd)
 {
 	struct Scsi_Host *shost = scmd->device->host;
@@ -1164,9 +1217,7 @@ static int storvsc_eh_host_reset(struct scsi_cmnd *scmd)
 				     "bus reset answered with status %#x\n",
 				     ctl->pkt.status);
 		/* A reset host completes everything it held; wait for it. */
-		if (!wait_event_timeout(host->drain_wq,
-					!atomic_read(&host->outstanding),
-					STORVSC_DRAIN_TIMEOUT_S * HZ))
+		if (!storvsc_wait_drained(host, STORVSC_DRAIN_TIMEOUT_S))
 			shost_printk(KERN_WARNING, shost,
 				     "%d SRBs still outstanding after the reset\n",
 				     atomic_read(&host->outstanding));
@@ -1412,6 +1463,7 @@ static void storvsc_remove(struct viridian_device *vdev)
 	struct storvsc_host *host = viridian_get_drvdata(vdev);
 	struct Scsi_Host *shost = host->shost;
 
+	storvsc_fail_rescinded(host);
 	/* Scans and rescans issue I/O: finish them while channels are open. */
 	storvsc_stop_works(host);
 	storvsc_stop_fc(host);

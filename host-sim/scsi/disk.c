@@ -452,7 +452,19 @@ void scsi_disk_fault_stall(struct scsi_disk *d, unsigned int ms)
 void scsi_disk_fault_release(struct scsi_disk *d)
 {
 	pthread_mutex_lock(&d->state_lock);
+	if (d->stall_on && !d->stall_ms)
+		d->stall_on = false;
 	d->stall_generation++;
+	pthread_mutex_unlock(&d->state_lock);
+}
+
+void scsi_disk_fault_reset(struct scsi_disk *d)
+{
+	pthread_mutex_lock(&d->state_lock);
+	if (d->stall_on && !d->stall_ms) {
+		d->stall_on = false;
+		d->stall_generation++;
+	}
 	pthread_mutex_unlock(&d->state_lock);
 }
 

@@ -151,10 +151,16 @@ enum scsi_stall {
 };
 
 int scsi_disk_fault_medium(struct scsi_disk *d, uint64_t lba, uint64_t count);
-/* ms == 0 holds commands until scsi_disk_fault_release or clear. */
+/*
+ * ms > 0 delays every command by ms until cleared. ms == 0 holds commands
+ * until scsi_disk_fault_release, a bus reset (scsi_disk_fault_reset) or
+ * clear: one stuck episode, as a disk that a reset brings back.
+ */
 void scsi_disk_fault_stall(struct scsi_disk *d, unsigned int ms);
-/* Let every held command run; the stall policy stays. */
+/* Let every held command run; an untimed stall ends, a timed one stays. */
 void scsi_disk_fault_release(struct scsi_disk *d);
+/* A bus reset: ends an untimed stall (what it held is aborted). */
+void scsi_disk_fault_reset(struct scsi_disk *d);
 /* Remove every fault and release held commands. */
 void scsi_disk_fault_clear(struct scsi_disk *d);
 enum scsi_stall scsi_disk_stall_policy(struct scsi_disk *d, uint64_t now_ns,

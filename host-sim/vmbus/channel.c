@@ -359,7 +359,9 @@ int channel_send_ext(struct channel *ch, uint16_t type, uint16_t flags,
 	need = vmbus_ring_packet_footprint(pkt_len);
 
 	pthread_mutex_lock(&ch->send_lock);
-	if (!r->view || channel_is_broken(ch)) {
+	/* After the rescind the guest expects nothing more on the ring. */
+	if (!r->view || channel_is_broken(ch) ||
+	    __atomic_load_n(&ch->rescinded, __ATOMIC_ACQUIRE)) {
 		pthread_mutex_unlock(&ch->send_lock);
 		return -EPIPE;
 	}

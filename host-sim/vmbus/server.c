@@ -1695,7 +1695,8 @@ static void withdraw_channels(struct vmbus_server *srv,
 			m.header.msgtype = CHANNELMSG_RESCIND_CHANNELOFFER;
 			m.child_relid = ch->relid;
 			send_msg(srv, &m, sizeof(m));
-			ch->rescinded = true;
+			/* Device workers read it unlocked (channel_send_ext). */
+			__atomic_store_n(&ch->rescinded, true, __ATOMIC_RELEASE);
 			continue;
 		}
 		last = dev->live == 1 && dev->rescinded;

@@ -172,6 +172,16 @@ void storvsp_ctrl_reset_state(struct storvsp_ctrl *c)
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* A reset brings a stuck disk back (see scsi_disk_fault_stall). */
+static void reset_disks(struct storvsp_ctrl *c)
+{
+	pthread_mutex_lock(&c->lock);
+	for (unsigned int i = 0; i < STORVSP_MAX_LUNS; i++)
+		if (c->luns[i])
+			scsi_disk_fault_reset(c->luns[i]->disk);
+	pthread_mutex_unlock(&c->lock);
+}
+
 static bool version_supported(uint16_t v)
 {
 	for (size_t i = 0; i < sizeof(storvsp_versions) /
@@ -660,6 +670,7 @@ enum storvsp_action storvsp_handle_packet(struct storvsp_ctrl *c,
 	case VSTOR_OPERATION_RESET_BUS:
 	case VSTOR_OPERATION_RESET_ADAPTER:
 		out->reset = true;
+		reset_disks(c);
 		break;
 
 	case VSTOR_OPERATION_EXECUTE_SRB:

@@ -7,9 +7,15 @@
 #     data, writes elsewhere land, the disk stays running; after `clear`
 #     the blocks read again;
 #   - `disk fault N stall 2500`: commands complete 2.5 s late, no reset;
-# Not covered yet (see the issue): commands held until released, held
-# past the SCSI timeout (abort, bus reset, recovery), and `disk fault N
-# hang` (the whole controller stops, resets included).
+#   - `stall 0` then `release` before the SCSI timeout: the held write
+#     completes, no reset;
+#   - `disk fault N stall 0` holds every command: with a 6 s SCSI timeout
+#     the guest's error handling resets the bus, the host aborts what it
+#     held and the reset ends the stall; the retried commands complete
+#     with no further help from the host, nothing written before is lost,
+#     and the disk keeps working;
+#   - `disk fault N hang` stops the whole controller, resets included:
+#     the same recovery once the host clears it.
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/e2e/lib-storage.bash
@@ -54,6 +60,34 @@ console_count_above() {
 	return 1
 }
 
+# held_phase PHASE NEXT WHAT CTL...: once the guest is ready, hold its
+# commands with CTL and wait for one more bus reset on the console. With
+# NEXT, the reset alone must let the guest go on to mark NEXT; without, the
+# host clears the fault once it sees the reset. Either way the fault is
+# cleared in the end, so that the guest can finish.
+held_phase() {
+	local phase=$1 next=$2 what=$3 resets start
+	shift 3
+	wait_guest_mark flt "$phase-ready" 600 || return
+	resets=$(grep -c 'resetting the bus' "$(console flt)")
+	ctl_ok "$what" "$@"
+	host_mark flt "$phase"
+	start=$SECONDS
+	if console_count_above 'resetting the bus' "$resets" 300; then
+		pass "$phase: the guest reset the bus $((SECONDS - start)) s after the commands were held"
+	else
+		fail "$phase: no bus reset on the console 300 s after the commands were held"
+	fi
+	if [[ -n $next ]]; then
+		if wait_guest_mark flt "$next" 300; then
+			pass "$phase: the guest recovered from the reset with no help from the host"
+		else
+			fail "$phase: the guest did not get past the reset on its own within 300 s"
+		fi
+	fi
+	ctl_ok "$phase: clear" disk fault 0 clear
+}
+
 if ! wait_guest_mark flt booted 600; then
 	fail "the guest never got ready"
 else
@@ -70,6 +104,19 @@ else
 		ctl_ok "clear the timed stall" disk fault 0 clear
 		host_mark flt timed-cleared
 	fi
+	if wait_guest_mark flt release-ready 600; then
+		ctl_ok "hold every command" disk fault 0 stall 0
+		host_mark flt release-stalled
+		if wait_guest_mark flt release-issued 600; then
+			ctl_ok "release the held commands" disk fault 0 release
+			host_mark flt released
+			wait_guest_mark flt release-done 600
+		fi
+		ctl_ok "clear the stall" disk fault 0 clear
+		host_mark flt release-cleared
+	fi
+	held_phase stall hang-ready "stall every command until released or reset" disk fault 0 stall 0
+	held_phase hang '' "hang the controller" disk fault 0 hang
 fi
 hvsim_wait flt 900
 if [[ $HVSIM_RC -ne 0 ]]; then
@@ -95,6 +142,8 @@ expect_read after-1m $((bad_off + bad_len)) "$MiB"
 expect_read after-2m-buffered $(((bad_off + bad_len + 4095) / 4096 * 4096)) $((2 * MiB))
 expect_read first-1m "$fill_off" "$MiB"
 expect_read bad-after-clear "$bad_off" "$bad_len"
+expect_read first-1m-after-stall "$fill_off" "$MiB"
+expect_read first-1m-after-hang "$fill_off" "$MiB"
 for name in bad-exact bad-1m bad-buffered; do
 	if grep -q "^read $name " "$(out flt)"; then
 		fail "$name: the guest read data through the medium error"
@@ -104,6 +153,13 @@ done
 # What the guest wrote, in the image.
 plan_write "$img" W medium-time-write $((fill_end + 4 * MiB)) "$MiB"
 plan_write "$img" W timed-write $((fill_end + 6 * MiB)) "$MiB"
+plan_write "$img" W release-write $((fill_end + 7 * MiB + 64 * 1024)) $((512 * 1024))
+for phase in stall:8 hang:24; do
+	base=$((fill_end + ${phase#*:} * MiB))
+	plan_write "$img" W "${phase%:*}-before" "$base" $((4 * MiB))
+	plan_write "$img" W "${phase%:*}-during" $((base + 8 * MiB)) $((2 * MiB))
+	plan_write "$img" W "${phase%:*}-after" $((base + 12 * MiB)) "$MiB"
+done
 verify_plan flt
 
 check_storage_logs flt

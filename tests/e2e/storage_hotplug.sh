@@ -10,9 +10,11 @@
 #     shrinking; the grown space is usable;
 #   - `disk remove N`: the disk disappears; the others keep working;
 #   - a writer busy on a disk being removed ends with an error;
-#   - the removed image added again comes back with its data.
-# Not covered yet (the guest hangs on them, see the issue): add/remove
-# cycles without pauses, LUN 0 leaving while LUN 1 stays.
+#   - the removed image added again comes back with its data;
+#   - quick add/remove cycles end with exactly the one disk;
+#   - LUN 0 removed while LUN 1 stays (the target then scanned through
+#     REPORT LUNS): LUN 1 keeps working, LUN 0 comes back when added;
+#   - viridian_storvsc unloaded and loaded again: all disks come back.
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/e2e/lib-storage.bash
@@ -48,6 +50,8 @@ stage_write add2 "$img2" add2-write "$(sector_in 0 $((8 * MiB)) $((4 * MiB)))" $
 # Past the old end of disk 1: only there once it grew.
 grow_off=$(sector_in $((b1 + MiB)) $((b1_grown - MiB)) $((3 * MiB)))
 stage_write grow1 "$img1" grow1-write "$grow_off" $((3 * MiB))
+stage_write cycle2 "$img2" cycle2-write "$(sector_in $((64 * MiB)) $((96 * MiB)) $((2 * MiB)))" \
+	$((2 * MiB))
 # After the re-add: what the guest wrote before the removal.
 PLAN_ITEMS+=("readd1/R:readd1-grown:$grow_off:$((3 * MiB))")
 
@@ -64,6 +68,38 @@ ctl_ok() {
 	fi
 	fail "$what: hvsim ctl $* failed: $reply"
 	return 1
+}
+
+# add, remove, add, remove, add of disk 2, without waiting for the guest.
+cycle_disks() {
+	local n i ok=1
+	for ((i = 0; i < 3; i++)); do
+		n=$(hvsim_ctl hp disk add "$img2,ctl=1" 2>&1)
+		[[ $n =~ ^[0-9]+$ ]] || { ok=; break; }
+		[[ $i -eq 2 ]] && break
+		hvsim_ctl hp disk remove "$n" >/dev/null 2>&1 || { ok=; break; }
+	done
+	if [[ -n $ok ]]; then
+		pass "disk 2 added and removed twice and added again, without pauses"
+	else
+		fail "add/remove cycles of disk 2 failed: $n"
+	fi
+}
+
+# The boot disk (LUN 0) removed while LUN 1 stays, then added again.
+lun0_away_and_back() {
+	wait_guest_mark hp cycles-checked 600 || return
+	ctl_ok "hot remove LUN 0 (disk 0)" disk remove 0
+	host_mark hp lun0-removed
+	wait_guest_mark hp lun0-gone 600 || return
+	if ctl_ok "add the boot image again" disk add "$img0"; then
+		if hvsim_ctl hp disk list | grep -q "^$reply 0 0 .*$img0\$"; then
+			pass "the boot image is LUN 0 of controller 0 again"
+		else
+			fail "the boot image did not get LUN 0 of controller 0: $(hvsim_ctl hp disk list | tr '\n' ';')"
+		fi
+	fi
+	host_mark hp lun0-back
 }
 
 n1='' n2=''
@@ -88,7 +124,11 @@ if wait_guest_mark hp booted 600; then
 			if wait_guest_mark hp removed 600; then
 				ctl_ok "add the removed disk again" disk add "$img1"
 				host_mark hp readded
-				wait_guest_mark hp readded 600
+				if wait_guest_mark hp readded 600; then
+					cycle_disks
+					host_mark hp cycled
+					lun0_away_and_back
+				fi
 			fi
 		fi
 	fi

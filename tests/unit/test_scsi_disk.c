@@ -852,10 +852,23 @@ static void test_stall_policy(void)
 	scsi_disk_fault_stall(d, 0);
 	CHECK(scsi_disk_stall_policy(d, now, &until, &gen) ==
 	      SCSI_STALL_UNTIL_RELEASE);
+	/* Release lets the held commands go and ends an untimed stall. */
 	scsi_disk_fault_release(d);
 	CHECK(scsi_disk_stall_generation(d) != gen);
+	CHECK(scsi_disk_stall_policy(d, now, &until, &gen2) == SCSI_STALL_NONE);
+	CHECK(gen2 == gen + 1);
+	/* So does a bus reset. */
+	scsi_disk_fault_stall(d, 0);
+	scsi_disk_fault_reset(d);
+	CHECK(scsi_disk_stall_policy(d, now, &until, &gen) == SCSI_STALL_NONE);
+	CHECK(gen == gen2 + 1);
+	/* A timed stall outlives both; only clear ends it. */
+	scsi_disk_fault_stall(d, 50);
+	scsi_disk_fault_reset(d);
+	CHECK(scsi_disk_stall_generation(d) == gen);
+	scsi_disk_fault_release(d);
 	CHECK(scsi_disk_stall_policy(d, now, &until, &gen2) ==
-	      SCSI_STALL_UNTIL_RELEASE);
+	      SCSI_STALL_TIMED);
 	CHECK(gen2 == gen + 1);
 	scsi_disk_fault_clear(d);
 	CHECK(scsi_disk_stall_policy(d, now, &until, &gen) == SCSI_STALL_NONE);

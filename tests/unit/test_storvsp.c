@@ -539,6 +539,21 @@ static void test_stall_and_abort(void)
 	      STORVSP_ACT_REPLY);
 	CHECK(rsp(&r)->vm_srb.srb_status == SRB_STATUS_SUCCESS);
 
+	/* A bus reset ends an untimed stall: the disk answers again. */
+	scsi_disk_fault_stall(l->disk, 0);
+	CHECK(send_pkt(&p, true, 0, now, &hold) == STORVSP_ACT_HOLD);
+	{
+		struct vstor_packet reset = { .operation = VSTOR_OPERATION_RESET_BUS };
+		struct pkt rp;
+
+		build_inband(&rp, &reset, 64, 52);
+		CHECK(send_pkt(&rp, true, 0, now, &r) == STORVSP_ACT_REPLY &&
+		      r.reset);
+	}
+	CHECK(storvsp_hold_expired(&ctrl, &hold, now));
+	CHECK(send_pkt(&p, true, 0, now, &r) == STORVSP_ACT_REPLY);
+	CHECK(rsp(&r)->vm_srb.srb_status == SRB_STATUS_SUCCESS);
+
 	/* Held for 10 ms. */
 	scsi_disk_fault_stall(l->disk, 10);
 	CHECK(send_pkt(&p, true, 0, now, &hold) == STORVSP_ACT_HOLD);

@@ -1017,6 +1017,7 @@ static void test_rescind(void)
 	REQUIRE(setup_connected(&s));
 	relid = relid_of(&s, &inst_b, 0);
 	REQUIRE(guest_open(s.fh, &gc, relid, 0xa00, 2, 2, 0) == 0);
+	CHECK(channel_send(s.hb.ch, VM_PKT_DATA_INBAND, 0, 1, "x", 1) == 0);
 
 	/* Releasing a channel that is not rescinded is out of state. */
 	rej = vmbus_server_rejected_count(s.fh->srv);
@@ -1031,6 +1032,8 @@ static void test_rescind(void)
 	CHECK(r->child_relid == relid);
 	/* Still open until the guest closes; the relid stays taken. */
 	CHECK(s.hb.closes == 0 && s.hb.releases == 0);
+	/* The VSP sends nothing more: the guest has given the channel up. */
+	CHECK(channel_send(s.hb.ch, VM_PKT_DATA_INBAND, 0, 2, "y", 1) == -EPIPE);
 	guest_close(s.fh, relid);
 	CHECK(s.hb.closes == 1);
 	guest_teardown(s.fh, relid, 0xa00);

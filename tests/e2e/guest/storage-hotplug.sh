@@ -160,9 +160,75 @@ wait_disk_size d1b "$s1_grown"
 [[ -n $d1b ]] && run_stage "$d1b" readd1
 info "after re-add: $(lsblk -d -n -o NAME,SIZE,HCTL | tr '\n' ';')"
 
-# Quick add/remove cycles without pauses and LUN 0 leaving while LUN 1
-# stays are not tested: the guest hangs removing a disk in the cycles
-# (sd's SYNCHRONIZE CACHE to the removed LUN never completes); see the
-# issue note.
+# Quick add/remove cycles the host does without waiting for the guest:
+# the last state (present) wins, with exactly one disk for the image.
 mark readded
+wait_host cycled 600 || { not_ok "the host never cycled the disk"; finish; }
+count_size() {
+	local n=0 d
+	for d in $(scsi_disks); do
+		[[ $(cat "/sys/block/$d/size" 2>/dev/null) == "$1" ]] && n=$((n + 1))
+	done
+	echo "$n"
+}
+d2b=
+wait_disk_size d2b "$s2"
+sleep 5
+check "exactly one disk of $s2 sectors after the cycles ($(count_size "$s2"); disks: $(scsi_disks | xargs))" \
+	test "$(count_size "$s2")" = 1
+[[ -n $d2b ]] && run_stage "$d2b" cycle2
+info "after cycles: $(lsblk -d -n -o NAME,SIZE,HCTL | tr '\n' ';')"
+
+# LUN 0 leaves while LUN 1 stays: the target is then scanned through
+# REPORT LUNS, and LUN 1 must not go with it. Then LUN 0 comes back.
+d1b_sha=
+[[ -n $d1b ]] && d1b_sha=$(dev_sha "/dev/$d1b" 0 $((1 << 20)) direct)
+mark cycles-checked
+wait_host lun0-removed 600 || { not_ok "the host never removed LUN 0"; finish; }
+start=$SECONDS
+if wait_for "$WAIT" gone "$d0"; then
+	ok "LUN 0 ($d0) disappeared by itself after $((SECONDS - start)) s"
+else
+	not_ok "LUN 0 ($d0) still present $WAIT s after its removal"
+fi
+sleep 3
+if [[ -n $d1b ]]; then
+	check "LUN 1 ($d1b) still there and reading the same after LUN 0 left" \
+		test "$(dev_sha "/dev/$d1b" 0 $((1 << 20)) direct)" = "$d1b_sha"
+fi
+mark lun0-gone
+wait_host lun0-back 600 || { not_ok "the host never added LUN 0 again"; finish; }
+d0=
+wait_disk_size d0 "$s0_shrunk"
+if [[ -n $d0 ]]; then
+	check "LUN 0 back with its data" \
+		test "$(dev_sha "/dev/$d0" $((1 << 20)) $((1 << 20)) direct)" = "$d0_sha"
+fi
+info "after LUN 0 came back: $(lsblk -d -n -o NAME,SIZE,HCTL | tr '\n' ';')"
+
+# The driver unloaded and loaded again: every disk goes and comes back.
+udevadm settle --timeout=30
+for ((i = 0; i < 10; i++)); do
+	rmmod viridian_storvsc 2>"$work/rmmod" && break
+	sleep 1
+done
+if lsmod | grep -q '^viridian_storvsc '; then
+	not_ok "rmmod viridian_storvsc: $(head -n 1 "$work/rmmod")"
+else
+	ok "viridian_storvsc unloaded"
+	check "no SCSI disk left after unloading ($(scsi_disks | xargs))" test -z "$(scsi_disks)"
+	check "modprobe viridian_storvsc" modprobe viridian_storvsc
+	for size in "$s0_shrunk" "$s1_grown" "$s2"; do
+		wait_disk_size d "$size"
+	done
+	d0=$(disk_by_size "$s0_shrunk")
+	if [[ -n $d0 ]]; then
+		check "boot disk's data intact after the reload" \
+			test "$(dev_sha "/dev/$d0" $((1 << 20)) $((1 << 20)) direct)" = "$d0_sha"
+	fi
+fi
+info "after reload: $(lsblk -d -n -o NAME,SIZE,HCTL | tr '\n' ';')"
+for d in $(scsi_disks); do
+	check "$d running" test "$(cat /sys/block/"$d"/device/state)" = running
+done
 finish
