@@ -1285,6 +1285,8 @@ static struct scsi_host_template storvsc_template = {
 	.cmd_size		= sizeof(struct storvsc_cmd),
 	.init_cmd_priv		= storvsc_init_cmd_priv,
 	.track_queue_depth	= 1,
+	/* A reset is done when the host answers it: no bus to settle. */
+	.skip_settle_delay	= 1,
 };
 
 static void storvsc_setup_shost(struct storvsc_host *host)

@@ -216,48 +216,10 @@ static const char *msg_name(uint32_t type)
 	return "UNKNOWN";
 }
 
-/*
- * Not in wire/vmbus.h because no guest driver reads it: Linux ignores the
- * result of an hv_sock connect request.
- */
-struct vmbus_channel_tl_connect_result {
-	struct vmbus_channel_message_header header;
-	guid_t guest_endpoint_id;
-	guid_t host_service_id;
-	__u32 status;
-} __packed;
-VIRIDIAN_WIRE_SIZE(struct vmbus_channel_tl_connect_result, 44);
-
-/*
- * A message in host memory. Guest bytes are copied into `bytes` and read
- * through the member of their type, which keeps the type punning legal.
- */
-union vmbus_msg {
-	uint8_t bytes[HV_MESSAGE_PAYLOAD_BYTES];
-	struct vmbus_channel_message_header hdr;
-	struct vmbus_channel_offer_channel offer;
-	struct vmbus_channel_rescind_offer rescind;
-	struct vmbus_channel_open_channel open;
-	struct vmbus_channel_open_result open_result;
-	struct vmbus_channel_close_channel close;
-	struct vmbus_channel_gpadl_header gpadl_header;
-	struct vmbus_channel_gpadl_body gpadl_body;
-	struct vmbus_channel_gpadl_created gpadl_created;
-	struct vmbus_channel_gpadl_teardown gpadl_teardown;
-	struct vmbus_channel_gpadl_torndown gpadl_torndown;
-	struct vmbus_channel_relid_released relid_released;
-	struct vmbus_channel_initiate_contact initiate;
-	struct vmbus_channel_version_response version;
-	struct vmbus_channel_tl_connect_request tl_request;
-	struct vmbus_channel_tl_connect_result tl_result;
-	struct vmbus_channel_modifychannel modify;
-	struct vmbus_channel_modifychannel_response modify_response;
-};
-
 /* Key fields of a message, for --trace. */
 static void describe_msg(const void *msg, uint32_t len, char *out, size_t cap)
 {
-	union vmbus_msg u;
+	union vmbus_channel_msg_any u;
 	char g1[37], g2[37];
 
 	memset(&u, 0, sizeof(u));
@@ -771,7 +733,7 @@ static void reply_version(struct vmbus_server *srv, uint32_t vp, uint32_t sint,
 }
 
 static void on_initiate_contact(struct vmbus_server *srv, uint32_t vp,
-				uint32_t conn_id, const union vmbus_msg *u,
+				uint32_t conn_id, const union vmbus_channel_msg_any *u,
 				uint32_t len)
 {
 	const struct vmbus_channel_initiate_contact *m = &u->initiate;
@@ -981,7 +943,7 @@ static void gpadl_fail(struct vmbus_server *srv, struct gpadl *g,
 	send_gpadl_created(srv, relid, handle, status);
 }
 
-static void on_gpadl_header(struct vmbus_server *srv, const union vmbus_msg *u,
+static void on_gpadl_header(struct vmbus_server *srv, const union vmbus_channel_msg_any *u,
 			    uint32_t len)
 {
 	const struct vmbus_channel_gpadl_header *m = &u->gpadl_header;
@@ -1062,7 +1024,7 @@ fail:
  * at 0; a guest that numbers them must count from 1 (the header being
  * message 0) without gaps. A GPADL uses one convention throughout.
  */
-static void on_gpadl_body(struct vmbus_server *srv, const union vmbus_msg *u,
+static void on_gpadl_body(struct vmbus_server *srv, const union vmbus_channel_msg_any *u,
 			  uint32_t len)
 {
 	const struct vmbus_channel_gpadl_body *m = &u->gpadl_body;
@@ -1103,7 +1065,7 @@ static void on_gpadl_body(struct vmbus_server *srv, const union vmbus_msg *u,
 		gpadl_finish(srv, g);
 }
 
-static void on_gpadl_teardown(struct vmbus_server *srv, const union vmbus_msg *u,
+static void on_gpadl_teardown(struct vmbus_server *srv, const union vmbus_channel_msg_any *u,
 			      uint32_t len)
 {
 	const struct vmbus_channel_gpadl_teardown *m = &u->gpadl_teardown;
@@ -1134,7 +1096,7 @@ static void on_gpadl_teardown(struct vmbus_server *srv, const union vmbus_msg *u
 	send_gpadl_torndown(srv, m->gpadl);
 }
 
-static void on_open_channel(struct vmbus_server *srv, const union vmbus_msg *u,
+static void on_open_channel(struct vmbus_server *srv, const union vmbus_channel_msg_any *u,
 			    uint32_t len)
 {
 	struct vmbus_channel_open_channel m;
@@ -1220,7 +1182,7 @@ fail:
 	send_open_result(srv, m.child_relid, m.openid, status);
 }
 
-static void on_close_channel(struct vmbus_server *srv, const union vmbus_msg *u,
+static void on_close_channel(struct vmbus_server *srv, const union vmbus_channel_msg_any *u,
 			     uint32_t len)
 {
 	const struct vmbus_channel_close_channel *m = &u->close;
@@ -1239,7 +1201,7 @@ static void on_close_channel(struct vmbus_server *srv, const union vmbus_msg *u,
 	close_channel(srv, ch, true);
 }
 
-static void on_relid_released(struct vmbus_server *srv, const union vmbus_msg *u,
+static void on_relid_released(struct vmbus_server *srv, const union vmbus_channel_msg_any *u,
 			      uint32_t len)
 {
 	const struct vmbus_channel_relid_released *m = &u->relid_released;
@@ -1272,7 +1234,7 @@ static void on_unload(struct vmbus_server *srv)
 	send_msg_to(srv, vp, sint, &m, sizeof(m));
 }
 
-static void on_modify_channel(struct vmbus_server *srv, const union vmbus_msg *u,
+static void on_modify_channel(struct vmbus_server *srv, const union vmbus_channel_msg_any *u,
 			      uint32_t len)
 {
 	const struct vmbus_channel_modifychannel *m = &u->modify;
@@ -1310,7 +1272,7 @@ static void on_modify_channel(struct vmbus_server *srv, const union vmbus_msg *u
 	send_msg(srv, &r, sizeof(r));
 }
 
-static void on_tl_connect(struct vmbus_server *srv, const union vmbus_msg *u,
+static void on_tl_connect(struct vmbus_server *srv, const union vmbus_channel_msg_any *u,
 			  uint32_t len)
 {
 	const struct vmbus_channel_tl_connect_request *m = &u->tl_request;
@@ -1333,7 +1295,7 @@ uint16_t vmbus_server_post(struct vmbus_server *srv, uint32_t vp,
 			   uint32_t connection_id, uint32_t message_type,
 			   const void *payload, uint32_t len)
 {
-	union vmbus_msg buf;
+	union vmbus_channel_msg_any buf;
 	uint16_t status = HV_STATUS_SUCCESS;
 	uint32_t type;
 

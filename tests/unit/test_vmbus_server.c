@@ -463,7 +463,7 @@ static bool refused(struct fake_host *fh, uint32_t handle)
 
 static void test_gpadl_malformed(void)
 {
-	union fake_vmbus_msg u;
+	union vmbus_channel_msg_any u;
 	struct vmbus_channel_gpadl_header *h = &u.gpadl_header;
 	struct vmbus_channel_gpadl_body *b = &u.gpadl_body;
 	struct vmbus_gpa_range r;
@@ -1611,7 +1611,7 @@ static void test_monitor_page_parameters(void)
 /* Random junk must neither crash the server nor change its state. */
 static void test_random_messages(void)
 {
-	union fake_vmbus_msg u;
+	union vmbus_channel_msg_any u;
 	struct setup s;
 	struct gchan gc;
 	uint32_t relid, x = 12345, len, type, rel;

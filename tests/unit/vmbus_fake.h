@@ -34,32 +34,9 @@
 #define FAKE_MONITOR2_PFN	2u
 #define FAKE_FIRST_FREE_PFN	8u
 
-/* A message as bytes, readable through the member of its type. */
-union fake_vmbus_msg {
-	uint8_t bytes[HV_MESSAGE_PAYLOAD_BYTES];
-	uint64_t align;
-	struct vmbus_channel_message_header hdr;
-	struct vmbus_channel_offer_channel offer;
-	struct vmbus_channel_rescind_offer rescind;
-	struct vmbus_channel_open_channel open;
-	struct vmbus_channel_open_result open_result;
-	struct vmbus_channel_close_channel close;
-	struct vmbus_channel_gpadl_header gpadl_header;
-	struct vmbus_channel_gpadl_body gpadl_body;
-	struct vmbus_channel_gpadl_created gpadl_created;
-	struct vmbus_channel_gpadl_teardown gpadl_teardown;
-	struct vmbus_channel_gpadl_torndown gpadl_torndown;
-	struct vmbus_channel_relid_released relid_released;
-	struct vmbus_channel_initiate_contact initiate;
-	struct vmbus_channel_version_response version;
-	struct vmbus_channel_tl_connect_request tl_request;
-	struct vmbus_channel_modifychannel modify;
-	struct vmbus_channel_modifychannel_response modify_response;
-};
-
 struct fake_msg {
 	uint32_t vp, sint, type, len;
-	union fake_vmbus_msg data;
+	union vmbus_channel_msg_any data;
 };
 
 struct fake_signal {
@@ -405,7 +382,7 @@ static inline int guest_gpadl_raw(struct fake_host *fh, uint32_t relid,
 				  const uint64_t *raw, uint32_t words,
 				  int numbering)
 {
-	union fake_vmbus_msg u;
+	union vmbus_channel_msg_any u;
 	struct vmbus_channel_gpadl_header *h = &u.gpadl_header;
 	struct vmbus_channel_gpadl_body *b = &u.gpadl_body;
 	uint32_t first, off, n, msgs = 1, num = 1;

@@ -235,6 +235,15 @@ struct vmbus_channel_tl_connect_request {
 } __packed;
 VIRIDIAN_WIRE_SIZE(struct vmbus_channel_tl_connect_request, 40);
 
+/* The host's answer; Linux guests ignore it. */
+struct vmbus_channel_tl_connect_result {
+	struct vmbus_channel_message_header header;
+	guid_t guest_endpoint_id;
+	guid_t host_service_id;
+	__u32 status;
+} __packed;
+VIRIDIAN_WIRE_SIZE(struct vmbus_channel_tl_connect_result, 44);
+
 struct vmbus_channel_modifychannel {
 	struct vmbus_channel_message_header header;
 	__u32 child_relid;
@@ -310,5 +319,34 @@ VIRIDIAN_WIRE_SIZE(struct hv_monitor_page, 4096);
 	GUID_INIT(0x525074dc, 0x8985, 0x46e2, 0x80, 0x57, 0xa3, 0x07, 0xdc, 0x18, 0xa5, 0x02)
 
 #define VMBUS_VENDOR_MICROSOFT		0x1414
+
+/*
+ * Any channel message as the payload of one SynIC message: copy the bytes
+ * in, then read the member that header.msgtype names.
+ */
+union vmbus_channel_msg_any {
+	__u8 bytes[HV_MESSAGE_PAYLOAD_BYTES];
+	__u64 align;
+	struct vmbus_channel_message_header hdr;
+	struct vmbus_channel_offer_channel offer;
+	struct vmbus_channel_rescind_offer rescind;
+	struct vmbus_channel_open_channel open;
+	struct vmbus_channel_open_result open_result;
+	struct vmbus_channel_close_channel close;
+	struct vmbus_channel_gpadl_header gpadl_header;
+	struct vmbus_channel_gpadl_body gpadl_body;
+	struct vmbus_channel_gpadl_created gpadl_created;
+	struct vmbus_channel_gpadl_teardown gpadl_teardown;
+	struct vmbus_channel_gpadl_torndown gpadl_torndown;
+	struct vmbus_channel_relid_released relid_released;
+	struct vmbus_channel_initiate_contact initiate;
+	struct vmbus_channel_version_response version;
+	struct vmbus_channel_tl_connect_request tl_request;
+	struct vmbus_channel_tl_connect_result tl_result;
+	struct vmbus_channel_modifychannel modify;
+	struct vmbus_channel_modifychannel_response modify_response;
+};
+
+VIRIDIAN_WIRE_SIZE(union vmbus_channel_msg_any, HV_MESSAGE_PAYLOAD_BYTES);
 
 #endif /* VIRIDIAN_WIRE_VMBUS_H */
