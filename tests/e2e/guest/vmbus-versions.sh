@@ -112,6 +112,10 @@ for spec in 2.3:- 1.1:- abc:- 0x50002:5.2 9.9:5.3; do
 	fi
 	if modprobe viridian_vmbus max_version="$arg" 2>/dev/null && settle; then
 		check "max_version=$arg negotiates $want" test "$(cat "$bus/version")" = "$want"
+		# The host counts the heartbeat answers of every load.
+		hb=$(devices_of "$CLASS_HEARTBEAT" | head -n 1)
+		check "max_version=$arg: heartbeats arrive and are answered" \
+			heartbeat_flows "${hb:-none}"
 	else
 		not_ok "max_version=$arg: modprobe or settle failed"
 	fi
