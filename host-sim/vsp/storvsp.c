@@ -80,6 +80,7 @@ struct sp_chan {
 struct sp_ctrl {
 	struct storvsp *sv;
 	struct storvsp_ctrl engine;
+	struct vsp_ops ops;		/* sv's, with this controller's class */
 	struct vmbus_device *dev;	/* NULL once released */
 	guid_t instance;
 
@@ -602,7 +603,20 @@ static void sp_release(void *ctx)
 
 /* --- controllers and disks --------------------------------------------- */
 
-static struct sp_ctrl *ctrl_new(struct storvsp *sv, unsigned int index)
+static const char *kind_name(enum storvsp_kind kind)
+{
+	switch (kind) {
+	case STORVSP_KIND_IDE:
+		return "IDE";
+	case STORVSP_KIND_FC:
+		return "FC";
+	default:
+		return "SCSI";
+	}
+}
+
+static struct sp_ctrl *ctrl_new(struct storvsp *sv, unsigned int index,
+				enum storvsp_kind kind)
 {
 	uint16_t subs = sv->cfg.nr_vps > STORVSP_MAX_SUBCHANNELS ?
 			STORVSP_MAX_SUBCHANNELS : (uint16_t)sv->cfg.nr_vps;
@@ -620,9 +634,31 @@ static struct sp_ctrl *ctrl_new(struct storvsp *sv, unsigned int index)
 		free(c);
 		return NULL;
 	}
-	/* Hyper-V's SCSI controllers are f8b3781a-..., f8b3781b-..., ... */
-	c->instance = GUID_INIT(0xf8b3781au + index, 0x1e82, 0x4818, 0xa1,
-				0xc3, 0x63, 0xd8, 0x06, 0xec, 0x15, 0xbb);
+	storvsp_ctrl_set_kind(&c->engine, kind, (uint16_t)(index % 2));
+	c->ops = sv->ops;
+	switch (kind) {
+	case STORVSP_KIND_IDE:
+		/*
+		 * As Hyper-V names IDE disks: the path in the first field,
+		 * the target in the second (channel index / 2, index % 2).
+		 */
+		c->ops.class = VMBUS_CLASS_IDE;
+		c->instance = GUID_INIT(index / 2, (uint16_t)(index % 2), 0x8899,
+					0, 0, 0, 0, 0, 0, 0, 0);
+		break;
+	case STORVSP_KIND_FC:
+		c->ops.class = VMBUS_CLASS_FC;
+		c->instance = GUID_INIT(0x2f9bcc4au + index, 0x0069, 0x4af3,
+					0xb7, 0x6b, 0x6f, 0xd0, 0xbe, 0x52,
+					0x8c, 0xda);
+		break;
+	default:
+		/* Hyper-V's SCSI controllers are f8b3781a-..., f8b3781b-... */
+		c->instance = GUID_INIT(0xf8b3781au + index, 0x1e82, 0x4818,
+					0xa1, 0xc3, 0x63, 0xd8, 0x06, 0xec,
+					0x15, 0xbb);
+		break;
+	}
 	return c;
 }
 
@@ -638,7 +674,7 @@ static int ctrl_register(struct storvsp *sv, struct sp_ctrl *c)
 {
 	struct vmbus_device *dev;
 
-	dev = vmbus_server_add_device(sv->cfg.srv, &sv->ops, &c->instance, c);
+	dev = vmbus_server_add_device(sv->cfg.srv, &c->ops, &c->instance, c);
 	if (!dev)
 		return -ENOSPC;
 	pthread_mutex_lock(&c->lock);
@@ -664,6 +700,21 @@ static int attach_disk(struct storvsp *sv, struct sp_ctrl *c,
 	struct scsi_disk *d;
 	int lun = spec->lun, r;
 
+	if (spec->kind_given && spec->kind != c->engine.kind) {
+		set_err(err, errlen, "controller %u is %s, not %s",
+			c->engine.index, kind_name(c->engine.kind),
+			kind_name(spec->kind));
+		return -EINVAL;
+	}
+	if (c->engine.kind == STORVSP_KIND_IDE) {
+		/* An IDE channel's disk: one, at LUN 0. */
+		if (lun > 0 || storvsp_ctrl_free_lun(&c->engine) != 0) {
+			set_err(err, errlen,
+				"IDE controller %u holds one disk, at LUN 0",
+				c->engine.index);
+			return -ENOSPC;
+		}
+	}
 	if (lun < 0)
 		lun = storvsp_ctrl_free_lun(&c->engine);
 	if (lun < 0) {
@@ -700,7 +751,7 @@ int storvsp_add_disk(struct storvsp *sv, const struct storvsp_disk_spec *spec,
 	}
 	c = sv->ctrls[spec->controller];
 	if (!c) {
-		c = ctrl_new(sv, spec->controller);
+		c = ctrl_new(sv, spec->controller, spec->kind);
 		if (!c) {
 			set_err(err, errlen, "out of memory");
 			return -ENOMEM;
@@ -788,7 +839,7 @@ int storvsp_setup(const struct storvsp_config *cfg,
 			return -EINVAL;
 		}
 		if (!sv->ctrls[idx]) {
-			sv->ctrls[idx] = ctrl_new(sv, idx);
+			sv->ctrls[idx] = ctrl_new(sv, idx, disks[i].kind);
 			if (!sv->ctrls[idx]) {
 				set_err(err, errlen, "out of memory");
 				storvsp_destroy(sv);

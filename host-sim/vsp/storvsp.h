@@ -34,6 +34,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "vsp/storvsp_proto.h"
+
 struct ctl;
 struct guest_mem;
 struct loop;
@@ -50,9 +52,14 @@ struct storvsp_disk_spec {
 	bool ro;
 	unsigned int controller;	/* ctl=C, default 0 */
 	int lun;			/* lun=L, -1: lowest free */
+	enum storvsp_kind kind;		/* ide, fc: the controller's kind */
+	bool kind_given;		/* else any existing controller's */
 };
 
-/* Parse "FILE[,sector=N][,ro][,ctl=C][,lun=L]". 0 or -EINVAL with err set. */
+/*
+ * Parse "FILE[,sector=N][,ro][,ctl=C][,lun=L][,ide|,fc]". 0 or -EINVAL
+ * with err set.
+ */
 int storvsp_parse_disk_option(const char *spec, struct storvsp_disk_spec *out,
 			      char *err, size_t errlen);
 

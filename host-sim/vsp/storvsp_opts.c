@@ -129,6 +129,20 @@ int storvsp_parse_disk_option(const char *spec, struct storvsp_disk_spec *out,
 		val = strchr(word, '=');
 		if (!val && strcmp(word, "ro") == 0) {
 			out->ro = true;
+		} else if (!val && (strcmp(word, "ide") == 0 ||
+				    strcmp(word, "fc") == 0)) {
+			enum storvsp_kind kind = word[0] == 'i' ?
+						 STORVSP_KIND_IDE :
+						 STORVSP_KIND_FC;
+
+			if (out->kind_given && out->kind != kind) {
+				set_err(err, errlen,
+					"disk '%s': ide and fc exclude each other",
+					spec);
+				return -EINVAL;
+			}
+			out->kind = kind;
+			out->kind_given = true;
 		} else if (val && strncmp(word, "sector=", 7) == 0) {
 			if (storvsp_parse_uint(val + 1, 4096, &v) ||
 			    (v != 512 && v != 4096)) {

@@ -48,6 +48,30 @@ int storvsp_ctrl_init(struct storvsp_ctrl *c, unsigned int index,
 	return -pthread_mutex_init(&c->lock, NULL);
 }
 
+void storvsp_ctrl_set_kind(struct storvsp_ctrl *c, enum storvsp_kind kind,
+			   uint16_t ide_target)
+{
+	c->kind = kind;
+	c->ide_target = kind == STORVSP_KIND_IDE ? ide_target : 0;
+	if (kind != STORVSP_KIND_SCSI)
+		c->max_subchannels = 0;
+	memset(&c->wwn, 0, sizeof(c->wwn));
+	if (kind == STORVSP_KIND_FC) {
+		/* NAA 5 names, big-endian; port and node differ in one byte. */
+		static const uint8_t base[VMSTOR_WWN_SIZE] = {
+			0x50, 0x01, 0x5d, 0x00, 0x00, 0x00, 0x00, 0x00
+		};
+
+		memcpy(c->wwn.primary_port_wwn, base, sizeof(base));
+		memcpy(c->wwn.primary_node_wwn, base, sizeof(base));
+		c->wwn.primary_port_wwn[6] = 0x01;
+		c->wwn.primary_node_wwn[6] = 0x02;
+		c->wwn.primary_port_wwn[7] = (uint8_t)c->index;
+		c->wwn.primary_node_wwn[7] = (uint8_t)c->index;
+		c->wwn.primary_active = 1;
+	}
+}
+
 static void lun_free(struct storvsp_lun *l)
 {
 	scsi_disk_close(l->disk);
@@ -482,6 +506,7 @@ static enum storvsp_action execute_srb(struct storvsp_ctrl *c,
 	struct storvsp_lun *l = NULL;
 	struct scsi_result res;
 	int iovcnt = 0;
+	bool ours;
 
 	if (srb->cdb_length == 0 || srb->cdb_length > VMSCSI_CDB_SIZE ||
 	    srb->data_in > VMSCSI_DATA_UNKNOWN ||
@@ -496,13 +521,15 @@ static enum storvsp_action execute_srb(struct storvsp_ctrl *c,
 		return STORVSP_ACT_REPLY;
 	}
 
-	if (!srb->path_id && !srb->target_id)
+	/* Path 0, target 0; an IDE channel's one disk sits at its target. */
+	ours = !srb->path_id &&
+	       srb->target_id == (c->kind == STORVSP_KIND_IDE ? c->ide_target : 0);
+	if (ours)
 		l = storvsp_ctrl_get(c, srb->lun);
-	if (!srb->path_id && !srb->target_id &&
-	    srb->cdb[0] == SCSI_OP_REPORT_LUNS) {
+	if (ours && srb->cdb[0] == SCSI_OP_REPORT_LUNS) {
 		report_luns(c, srb->cdb, srb->cdb_length, io->iov, iovcnt,
 			    data_len, data_in, &res);
-	} else if (!l && !srb->path_id && !srb->target_id &&
+	} else if (!l && ours &&
 		   srb->cdb[0] == SCSI_OP_INQUIRY && srb->cdb_length >= 6 &&
 		   !(srb->cdb[1] & 0x01) && data_in) {
 		inquiry_no_lun(srb->cdb, io->iov, iovcnt, data_len, &res);
@@ -638,6 +665,20 @@ enum storvsp_action storvsp_handle_packet(struct storvsp_ctrl *c,
 		prop->max_transfer_bytes = STORVSP_MAX_TRANSFER_BYTES;
 		break;
 	}
+
+	case VSTOR_OPERATION_FCHBA_DATA:
+		if (c->kind != STORVSP_KIND_FC || !version) {
+			COMPLAIN(c, "storvsp%u: FCHBA_DATA %s", c->index,
+				 version ? "on a controller that is not FC" :
+					   "before a version was agreed");
+			rsp.status = c->kind != STORVSP_KIND_FC ?
+				     VSTOR_STATUS_INVALID_DEVICE_REQUEST :
+				     VSTOR_STATUS_INVALID_DEVICE_STATE;
+			break;
+		}
+		memset(rsp.buffer, 0, sizeof(rsp.buffer));
+		rsp.wwn = c->wwn;
+		break;
 
 	case VSTOR_OPERATION_END_INITIALIZATION:
 		if (state != STORVSP_STATE_INIT || !version) {

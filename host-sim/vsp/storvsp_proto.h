@@ -49,10 +49,20 @@ struct storvsp_lun {
 /* Translates a guest physical range to a host pointer, NULL if not RAM. */
 typedef void *(*storvsp_gpa_fn)(void *ctx, uint64_t gpa, uint64_t len);
 
+/* What the controller is offered as (its VMBus class). */
+enum storvsp_kind {
+	STORVSP_KIND_SCSI,
+	STORVSP_KIND_IDE,		/* one disk, at ide_target, LUN 0 */
+	STORVSP_KIND_FC,		/* SCSI plus FCHBA_DATA (WWNs) */
+};
+
 struct storvsp_ctrl {
 	pthread_mutex_t lock;
 	unsigned int index;		/* controller number */
 	uint16_t max_subchannels;	/* advertised in QUERY_PROPERTIES */
+	enum storvsp_kind kind;
+	uint16_t ide_target;		/* IDE: the target its SRBs name */
+	struct vmstorage_fc_wwn wwn;	/* FC: answered to FCHBA_DATA */
 
 	/* Under lock. */
 	struct storvsp_lun *luns[STORVSP_MAX_LUNS];
@@ -65,6 +75,13 @@ struct storvsp_ctrl {
 
 int storvsp_ctrl_init(struct storvsp_ctrl *c, unsigned int index,
 		      uint16_t max_subchannels);
+/*
+ * Make an initialised controller an IDE accelerator (no sub-channels,
+ * SRBs to target ide_target) or a synthetic FC HBA (WWNs derived from its
+ * index). Before the first packet.
+ */
+void storvsp_ctrl_set_kind(struct storvsp_ctrl *c, enum storvsp_kind kind,
+			   uint16_t ide_target);
 /* Drops every LUN (closing its disk); no packet may be in flight. */
 void storvsp_ctrl_fini(struct storvsp_ctrl *c);
 

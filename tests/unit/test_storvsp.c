@@ -771,6 +771,14 @@ static void test_disk_option(void)
 					&s, err, sizeof(err)) == 0);
 	CHECK(strcmp(s.path, "/x/b.img") == 0 && s.sector_size == 4096 &&
 	      s.ro && s.controller == 2 && s.lun == 7);
+	CHECK(!s.kind_given && s.kind == STORVSP_KIND_SCSI);
+	CHECK(storvsp_parse_disk_option("c.img,ide", &s, err, sizeof(err)) == 0);
+	CHECK(s.kind_given && s.kind == STORVSP_KIND_IDE);
+	CHECK(storvsp_parse_disk_option("c.img,ctl=3,fc", &s, err,
+					sizeof(err)) == 0);
+	CHECK(s.kind_given && s.kind == STORVSP_KIND_FC && s.controller == 3);
+	CHECK(storvsp_parse_disk_option("c.img,fc,ide", &s, err,
+					sizeof(err)) == -EINVAL);
 	CHECK(storvsp_parse_disk_option("", &s, err, sizeof(err)) == -EINVAL);
 	CHECK(storvsp_parse_disk_option(",ro", &s, err, sizeof(err)) ==
 	      -EINVAL);
@@ -1162,6 +1170,61 @@ static void test_vsp_end_to_end(void)
 		unlink(e.img[i]);
 }
 
+/* TEST UNIT READY to path 0, target, LUN 0: the SRB status code. */
+static uint8_t tur_status(uint8_t target)
+{
+	struct storvsp_reply r;
+	struct vstor_packet vp;
+	struct pkt p;
+
+	srb_init(&vp, 0, 0x00, 0, VMSCSI_DATA_UNKNOWN);
+	vp.vm_srb.target_id = target;
+	build_inband(&p, &vp, sizeof(vp), 60);
+	if (send_pkt(&p, true, 0, 0, &r) != STORVSP_ACT_REPLY)
+		return 0xff;
+	return srb_status_code(rsp(&r)->vm_srb.srb_status);
+}
+
+static void test_controller_kinds(void)
+{
+	struct storvsp_reply r;
+	const struct vmstorage_fc_wwn *w;
+
+	REQUIRE(negotiate(VMSTOR_PROTO_VERSION_WIN10));
+	/* FC data from a SCSI controller: refused. */
+	CHECK(simple_op(VSTOR_OPERATION_FCHBA_DATA, 64, &r) ==
+	      STORVSP_ACT_REPLY);
+	CHECK(rsp(&r)->status == VSTOR_STATUS_INVALID_DEVICE_REQUEST);
+
+	/* An FC HBA names itself; no sub-channels. */
+	storvsp_ctrl_set_kind(&ctrl, STORVSP_KIND_FC, 0);
+	CHECK(simple_op(VSTOR_OPERATION_FCHBA_DATA, 64, &r) ==
+	      STORVSP_ACT_REPLY);
+	w = &rsp(&r)->wwn;
+	CHECK(rsp(&r)->status == 0 && w->primary_active);
+	CHECK(w->primary_port_wwn[0] == 0x50 &&
+	      memcmp(w->primary_port_wwn, w->primary_node_wwn,
+		     VMSTOR_WWN_SIZE) != 0);
+	CHECK(simple_op(VSTOR_OPERATION_QUERY_PROPERTIES, 64, &r) ==
+	      STORVSP_ACT_REPLY);
+	CHECK(rsp(&r)->properties.max_channel_count == 0 &&
+	      !(rsp(&r)->properties.flags &
+		STORAGE_CHANNEL_SUPPORTS_MULTI_CHANNEL));
+	CHECK(tur_status(0) == SRB_STATUS_SUCCESS);
+
+	/* An IDE channel's disk answers at its target only. */
+	storvsp_ctrl_set_kind(&ctrl, STORVSP_KIND_IDE, 1);
+	CHECK(tur_status(1) == SRB_STATUS_SUCCESS);
+	CHECK(tur_status(0) == SRB_STATUS_INVALID_LUN);
+	CHECK(simple_op(VSTOR_OPERATION_FCHBA_DATA, 64, &r) ==
+	      STORVSP_ACT_REPLY);
+	CHECK(rsp(&r)->status == VSTOR_STATUS_INVALID_DEVICE_REQUEST);
+
+	storvsp_ctrl_set_kind(&ctrl, STORVSP_KIND_SCSI, 0);
+	ctrl.max_subchannels = 4;
+	CHECK(tur_status(0) == SRB_STATUS_SUCCESS);
+}
+
 int main(void)
 {
 	if (!setup()) {
@@ -1177,6 +1240,7 @@ int main(void)
 	RUN_TEST(test_malicious_packets);
 	RUN_TEST(test_mutated_packets);
 	RUN_TEST(test_disk_option);
+	RUN_TEST(test_controller_kinds);
 	RUN_TEST(test_vsp_end_to_end);
 	teardown();
 	return check_finish();
