@@ -7,7 +7,8 @@
  * followed by that many bytes (descriptor first, as the ring layer hands
  * them over). Flags: bit 0 negotiates protocol 6.2 first (so SRBs reach
  * the disk), bit 1 stalls the disk (exercising holds and aborts), bit 2
- * treats the packets as arriving on a sub-channel.
+ * treats the packets as arriving on a sub-channel, bits 3-4 pick the
+ * controller kind (SCSI, IDE at target 1, FC).
  *
  * Build:
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
@@ -113,6 +114,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	storvsp_ctrl_reset_state(&ctrl);
 	scsi_disk_fault_clear(disk);
+	switch ((flags >> 3) & 3) {
+	case 1:
+		storvsp_ctrl_set_kind(&ctrl, STORVSP_KIND_IDE, 1);
+		break;
+	case 2:
+		storvsp_ctrl_set_kind(&ctrl, STORVSP_KIND_FC, 0);
+		break;
+	default:
+		storvsp_ctrl_set_kind(&ctrl, STORVSP_KIND_SCSI, 0);
+		ctrl.max_subchannels = 4;
+		break;
+	}
 	if (flags & 1) {
 		control(VSTOR_OPERATION_BEGIN_INITIALIZATION, 0);
 		control(VSTOR_OPERATION_QUERY_PROTOCOL_VERSION,
