@@ -7,7 +7,7 @@
 set -uo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cache=$repo/build/checkpatch
-tarball=$(ls /usr/src/linux-source-6.*.tar.xz 2>/dev/null | sort -V | tail -n 1)
+tarball=$(find /usr/src -maxdepth 1 -name 'linux-source-6.*.tar.xz' 2>/dev/null | sort -V | tail -n 1)
 
 if [[ ! -x $cache/scripts/checkpatch.pl ]]; then
 	if [[ -z $tarball ]]; then

@@ -5,6 +5,7 @@
 # GUID, with well-formed sysfs attributes; viridian_ic arrives by modalias
 # autoload (guest-init loads only viridian_vmbus) and binds heartbeat and
 # shutdown.
+# shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 e2e_init enumeration
 
@@ -16,7 +17,7 @@ if [[ $HVSIM_RC -ne 0 ]]; then
 else
 	pass "hvsim run --exec 'ls /sys/bus/vmbus/devices' exited 0"
 fi
-mapfile -t listed < <(tr -s ' \t' '\n\n' <"$(out ls)" | grep -v '^$')
+mapfile -t listed < <(tr -s ' \t' '\n' <"$(out ls)" | grep -v '^$')
 if [[ ${#listed[@]} -ge 2 ]]; then
 	pass "ls lists ${#listed[@]} devices"
 else

@@ -3,6 +3,7 @@
 #
 # The guest answers heartbeats: with a guest running in the background,
 # the sequence number `hvsim ctl NAME heartbeat` reports keeps growing.
+# shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 e2e_init heartbeat
 

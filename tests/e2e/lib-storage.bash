@@ -47,6 +47,19 @@ wait_guest_mark() {
 	return 1
 }
 
+# ctl_ok TAG WHAT COMMAND...: run `hvsim ctl` on TAG's guest; PASS or FAIL
+# by its status, with its reply, which is also left in $reply.
+ctl_ok() {
+	local tag=$1 what=$2
+	shift 2
+	if reply=$(hvsim_ctl "$tag" "$@" 2>&1); then
+		pass "$what: hvsim ctl $*${reply:+ -> $(echo "$reply" | tr '\n' ' ')}"
+		return 0
+	fi
+	fail "$what: hvsim ctl $* failed: $reply"
+	return 1
+}
+
 # Fill a byte range of an image with random data (the file keeps its size
 # unless the range goes past the end).
 img_fill_random() {

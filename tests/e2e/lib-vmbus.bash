@@ -24,6 +24,7 @@ vmbus_wait_step() {
 	STEP_ARGS=()
 	for ((i = 0; i < limit * 10; i++)); do
 		if [[ -e $f ]]; then
+			# shellcheck disable=SC2034 # read by the tests that source this
 			read -r -a STEP_ARGS <"$f"
 			return 0
 		fi
@@ -123,7 +124,7 @@ vmbus_lsvmbus() {
 		echo "$dir/lsvmbus"
 		return 0
 	fi
-	tarball=$(ls /usr/src/linux-source-*.tar.xz 2>/dev/null | sort -V | tail -n 1)
+	tarball=$(find /usr/src -maxdepth 1 -name 'linux-source-*.tar.xz' 2>/dev/null | sort -V | tail -n 1)
 	[[ -n $tarball ]] || return 1
 	mkdir -p "$dir" || return 1
 	tmp=$(mktemp "$dir/lsvmbus.XXXXXX") || return 1

@@ -140,6 +140,7 @@ hvsim_wait() {
 		HVSIM_RC=124
 	else
 		wait "$pid"
+		# shellcheck disable=SC2034 # read by the tests that source this
 		HVSIM_RC=$?
 	fi
 	unset "E2E_PID[$tag]"
@@ -201,6 +202,7 @@ hvsim_ctl() {
 
 # Scripts the tests run inside the guest (--exec "bash $E2E_GUEST/x.sh"):
 # the guest sees the host's tree through its 9p root.
+# shellcheck disable=SC2034 # read by the tests that source this
 E2E_GUEST=$E2E_REPO/tests/e2e/guest
 
 # The byte order of a GUID on the wire and in a vmbus modalias: the first
@@ -212,6 +214,9 @@ guid_to_modalias_hex() {
 		"${b:2:2}" "${b:0:2}" "${c:2:2}" "${c:0:2}" "$d" "$e"
 }
 
+# shellcheck disable=SC2034 # read by the tests that source this
 GUID_RE='[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'
+# shellcheck disable=SC2034 # read by the tests that source this
 CLASS_HEARTBEAT=57164f39-9115-4e78-ab55-382f3bd5422d
+# shellcheck disable=SC2034 # read by the tests that source this
 CLASS_SHUTDOWN=0e0b6031-5213-4934-818b-38d90ced39db

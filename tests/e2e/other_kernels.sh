@@ -6,6 +6,7 @@
 # when 6.12 is the newest), with modules built for it, and checks the
 # essentials there: VMBus negotiated, the ICs bound by modalias, a
 # synthetic disk that reads back what was written.
+# shellcheck source=tests/e2e/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 e2e_init other_kernels
 
@@ -19,6 +20,7 @@ done
 [[ ${#others[@]} -gt 0 ]] ||
 	e2e_abort "only $default is installed with headers; .ci/install-deps installs Debian's 6.1 and 6.12"
 
+# shellcheck disable=SC2016 # expands in the guest
 guest_script='
 set -e
 echo "kernel $(uname -r)"

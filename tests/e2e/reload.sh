@@ -4,6 +4,7 @@
 # 20 cycles of unloading the stack (rmmod viridian_ic viridian_vmbus
 # viridian_hv) and loading viridian_vmbus: the devices come back each time,
 # with their drivers, and the kernel never warns.
+# shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 e2e_init reload
 

@@ -10,6 +10,7 @@
 #
 # Building the image needs root (debootstrap, chroot) and a Debian mirror;
 # without them this is a FAIL line that says so.
+# shellcheck source=tests/e2e/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 e2e_init root_disk
 
@@ -36,8 +37,11 @@ cp --sparse=always "$cached" "$image" || e2e_abort "cannot copy $cached to $imag
 
 # The root's source, our module, and the driver behind sda's SCSI host.
 cmd='findmnt -n -o SOURCE /; lsmod | grep viridian_storvsc; '
+# shellcheck disable=SC2016 # expands in the guest
 cmd+='host=$(readlink -f /sys/block/sda/device | grep -o "/host[0-9]*/" | tr -d /); '
+# shellcheck disable=SC2016 # expands in the guest
 cmd+='echo "sda-host-driver $(cat /sys/class/scsi_host/$host/proc_name)"; '
+# shellcheck disable=SC2016 # expands in the guest
 cmd+='echo "in-kernel-hyperv $(lsmod | grep -cE "^(hv_vmbus|hv_storvsc) ")"'
 started=$SECONDS
 hvsim_exec boot --root-disk "$image" --exec "$cmd"

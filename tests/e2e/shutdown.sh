@@ -4,6 +4,7 @@
 # `hvsim ctl NAME shutdown` powers the guest off in order: the shutdown IC
 # asks the kernel for an orderly power-off, which reaches guest-init; the
 # command is stopped, the guest powers off and hvsim exits 0 in time.
+# shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 e2e_init shutdown
 

@@ -4,6 +4,7 @@
 # With --smp 2 the guest runs on both CPUs and every channel targets one of
 # them (channel_vp_mapping: "relid:cpu" per channel, the primary's relid
 # being the device's id).
+# shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 e2e_init smp
 

@@ -36,18 +36,6 @@ fill_end=$((fill_off + fill_len))
 hvsim_start flt --disk "$img" \
 	--exec "bash $E2E_GUEST/storage-faults.sh $((bytes / 512)) $bad_lba $bad_count $fill_off $fill_len"
 
-# ctl_ok WHAT COMMAND...
-ctl_ok() {
-	local what=$1 reply
-	shift
-	if reply=$(hvsim_ctl flt "$@" 2>&1); then
-		pass "$what: hvsim ctl $*"
-		return 0
-	fi
-	fail "$what: hvsim ctl $* failed: $reply"
-	return 1
-}
-
 # console_count_above PATTERN N SECONDS: until more than N console lines
 # match.
 console_count_above() {
@@ -70,7 +58,7 @@ held_phase() {
 	shift 3
 	wait_guest_mark flt "$phase-ready" 600 || return
 	resets=$(grep -c 'resetting the bus' "$(console flt)")
-	ctl_ok "$what" "$@"
+	ctl_ok flt "$what" "$@"
 	host_mark flt "$phase"
 	start=$SECONDS
 	if console_count_above 'resetting the bus' "$resets" 300; then
@@ -85,34 +73,34 @@ held_phase() {
 			fail "$phase: the guest did not get past the reset on its own within 300 s"
 		fi
 	fi
-	ctl_ok "$phase: clear" disk fault 0 clear
+	ctl_ok flt "$phase: clear" disk fault 0 clear
 }
 
 if ! wait_guest_mark flt booted 600; then
 	fail "the guest never got ready"
 else
-	ctl_ok "medium error on LBA $bad_lba+$bad_count" disk fault 0 medium "$bad_lba" "$bad_count"
+	ctl_ok flt "medium error on LBA $bad_lba+$bad_count" disk fault 0 medium "$bad_lba" "$bad_count"
 	host_mark flt medium
 	if wait_guest_mark flt medium-checked 600; then
-		ctl_ok "clear the medium error" disk fault 0 clear
+		ctl_ok flt "clear the medium error" disk fault 0 clear
 		host_mark flt cleared
 	fi
 	if wait_guest_mark flt timed-ready 600; then
-		ctl_ok "stall each command 2.5 s" disk fault 0 stall 2500
+		ctl_ok flt "stall each command 2.5 s" disk fault 0 stall 2500
 		host_mark flt timed
 		wait_guest_mark flt timed-done 600
-		ctl_ok "clear the timed stall" disk fault 0 clear
+		ctl_ok flt "clear the timed stall" disk fault 0 clear
 		host_mark flt timed-cleared
 	fi
 	if wait_guest_mark flt release-ready 600; then
-		ctl_ok "hold every command" disk fault 0 stall 0
+		ctl_ok flt "hold every command" disk fault 0 stall 0
 		host_mark flt release-stalled
 		if wait_guest_mark flt release-issued 600; then
-			ctl_ok "release the held commands" disk fault 0 release
+			ctl_ok flt "release the held commands" disk fault 0 release
 			host_mark flt released
 			wait_guest_mark flt release-done 600
 		fi
-		ctl_ok "clear the stall" disk fault 0 clear
+		ctl_ok flt "clear the stall" disk fault 0 clear
 		host_mark flt release-cleared
 	fi
 	held_phase stall hang-ready "stall every command until released or reset" disk fault 0 stall 0

@@ -58,18 +58,6 @@ PLAN_ITEMS+=("readd1/R:readd1-grown:$grow_off:$((3 * MiB))")
 hvsim_start hp --exec "bash $E2E_GUEST/storage-hotplug.sh $((b0 / 512)) $((b1 / 512)) \
 $((b2 / 512)) $((b1_grown / 512)) $((b0_shrunk / 512)) ${PLAN_ITEMS[*]}" --disk "$img0"
 
-# ctl_ok WHAT COMMAND...: run a disk ctl command; PASS/FAIL, reply in $reply.
-ctl_ok() {
-	local what=$1
-	shift
-	if reply=$(hvsim_ctl hp "$@" 2>&1); then
-		pass "$what: hvsim ctl $* -> $(echo "$reply" | tr '\n' ' ')"
-		return 0
-	fi
-	fail "$what: hvsim ctl $* failed: $reply"
-	return 1
-}
-
 # add, remove, add, remove, add of disk 2, without waiting for the guest.
 cycle_disks() {
 	local n i ok=1
@@ -89,10 +77,10 @@ cycle_disks() {
 # The boot disk (LUN 0) removed while LUN 1 stays, then added again.
 lun0_away_and_back() {
 	wait_guest_mark hp cycles-checked 600 || return
-	ctl_ok "hot remove LUN 0 (disk 0)" disk remove 0
+	ctl_ok hp "hot remove LUN 0 (disk 0)" disk remove 0
 	host_mark hp lun0-removed
 	wait_guest_mark hp lun0-gone 600 || return
-	if ctl_ok "add the boot image again" disk add "$img0"; then
+	if ctl_ok hp "add the boot image again" disk add "$img0"; then
 		if hvsim_ctl hp disk list | grep -q "^$reply 0 0 .*$img0\$"; then
 			pass "the boot image is LUN 0 of controller 0 again"
 		else
@@ -104,17 +92,17 @@ lun0_away_and_back() {
 
 n1='' n2=''
 if wait_guest_mark hp booted 600; then
-	ctl_ok "hot add on controller 0" disk add "$img1" && n1=$reply
-	ctl_ok "hot add on new controller 1" disk add "$img2,ctl=1" && n2=$reply
+	ctl_ok hp "hot add on controller 0" disk add "$img1" && n1=$reply
+	ctl_ok hp "hot add on new controller 1" disk add "$img2,ctl=1" && n2=$reply
 	hvsim_ctl hp disk list | sed 's/^/  /'
 	host_mark hp added
 	if wait_guest_mark hp added 600; then
-		[[ $n1 =~ ^[0-9]+$ ]] && ctl_ok "grow disk $n1" disk resize "$n1" "$((b1_grown / MiB))M"
-		ctl_ok "shrink disk 0" disk resize 0 "$((b0_shrunk / MiB))M"
+		[[ $n1 =~ ^[0-9]+$ ]] && ctl_ok hp "grow disk $n1" disk resize "$n1" "$((b1_grown / MiB))M"
+		ctl_ok hp "shrink disk 0" disk resize 0 "$((b0_shrunk / MiB))M"
 		host_mark hp resized
 		if wait_guest_mark hp resized 600; then
-			[[ $n1 =~ ^[0-9]+$ ]] && ctl_ok "hot remove disk $n1" disk remove "$n1"
-			[[ $n2 =~ ^[0-9]+$ ]] && ctl_ok "hot remove disk $n2" disk remove "$n2"
+			[[ $n1 =~ ^[0-9]+$ ]] && ctl_ok hp "hot remove disk $n1" disk remove "$n1"
+			[[ $n2 =~ ^[0-9]+$ ]] && ctl_ok hp "hot remove disk $n2" disk remove "$n2"
 			if hvsim_ctl hp disk list | grep -q "$img1\|$img2"; then
 				fail "disk list still shows a removed disk"
 			else
@@ -122,7 +110,7 @@ if wait_guest_mark hp booted 600; then
 			fi
 			host_mark hp removed
 			if wait_guest_mark hp removed 600; then
-				ctl_ok "add the removed disk again" disk add "$img1"
+				ctl_ok hp "add the removed disk again" disk add "$img1"
 				host_mark hp readded
 				if wait_guest_mark hp readded 600; then
 					cycle_disks

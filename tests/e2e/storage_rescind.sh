@@ -19,8 +19,9 @@ storage_seed
 img0=$E2E_TMP/keep.img
 img1=$E2E_TMP/away.img
 b0=$((64 * MiB)) b1=$((80 * MiB))
-truncate -s "$b0" "$img0" && truncate -s "$b1" "$img1" ||
-	e2e_abort "cannot create the images"
+for f in "$img0:$b0" "$img1:$b1"; do
+	truncate -s "${f#*:}" "${f%%:*}" || e2e_abort "cannot create ${f%%:*}"
+done
 # Controller 1's instance (host-sim/vsp/storvsp.c: f8b3781a + index).
 ctl1=f8b3781b-1e82-4818-a1c3-63d806ec15bb
 before_off=$(sector_in 0 $((16 * MiB)) $((2 * MiB)) 4096)
@@ -29,29 +30,18 @@ plan_read "$img1" before "$before_off" $((2 * MiB))
 hvsim_start rs --disk "$img0" --disk "$img1,ctl=1" \
 	--exec "bash $E2E_GUEST/storage-rescind.sh $((b0 / 512)) $((b1 / 512)) $before_off $ctl1"
 
-ctl_ok() {
-	local what=$1 reply
-	shift
-	if reply=$(hvsim_ctl rs "$@" 2>&1); then
-		pass "$what: hvsim ctl $*"
-		return 0
-	fi
-	fail "$what: hvsim ctl $* failed: $reply"
-	return 1
-}
-
 if ! wait_guest_mark rs booted 600; then
 	fail "the guest never got ready"
 else
-	ctl_ok "hold every command of disk 1" disk fault 1 stall 0
+	ctl_ok rs "hold every command of disk 1" disk fault 1 stall 0
 	host_mark rs stalled
 	if wait_guest_mark rs held 600; then
-		ctl_ok "rescind controller 1 with I/O held" rescind "$ctl1"
+		ctl_ok rs "rescind controller 1 with I/O held" rescind "$ctl1"
 		# Re-offered, the disk must answer again.
-		ctl_ok "end the stall" disk fault 1 clear
+		ctl_ok rs "end the stall" disk fault 1 clear
 		host_mark rs rescinded
 		if wait_guest_mark rs gone 600; then
-			ctl_ok "offer controller 1 again" offer "$ctl1"
+			ctl_ok rs "offer controller 1 again" offer "$ctl1"
 			host_mark rs offered
 		fi
 	fi

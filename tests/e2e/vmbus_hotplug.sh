@@ -15,13 +15,15 @@
 #    returns with its data;
 #  - with the guest's bus unloaded, a device added and another rescinded
 #    show as such at the next load.
+# shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/e2e/lib-vmbus.bash
 source "$(dirname "$0")/lib-vmbus.bash"
 e2e_init vmbus_hotplug
 
 command -v mkfs.ext4 >/dev/null || e2e_abort "mkfs.ext4 missing (apt-get install e2fsprogs)"
 img=$E2E_TMP/disk.img
-truncate -s 64M "$img" && mkfs.ext4 -q -F "$img" || e2e_abort "cannot make $img"
+{ truncate -s 64M "$img" && mkfs.ext4 -q -F "$img"; } || e2e_abort "cannot make $img"
 trace=$E2E_TMP/trace.log
 hvsim_start hp --disk "$img" --trace "$trace" --exec "bash $E2E_GUEST/vmbus-hotplug.sh"
 

@@ -10,7 +10,9 @@
 # CPU 1 may not go offline while a channel targets it; with every channel
 # moved to CPU 0 it may, and everything keeps working, also once it is
 # back.
+# shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/e2e/lib-vmbus.bash
 source "$(dirname "$0")/lib-vmbus.bash"
 e2e_init vmbus_retarget
 

@@ -10,7 +10,9 @@
 # The same trace is checked for every kind of line a VMBus session
 # produces (negotiation, offers, GPADLs, opens, packets, close, unload),
 # and Linux's lsvmbus -vv must list our devices from sysfs.
+# shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/e2e/lib-vmbus.bash
 source "$(dirname "$0")/lib-vmbus.bash"
 e2e_init vmbus_versions
 
@@ -54,8 +56,8 @@ for ((i = 0; i < ${#contacts[@]} && i < ${#want[@]}; i++)); do
 		end=$total
 	fi
 	seg=$(sed -n "${start},${end}p" "$trace")
-	[[ $line =~ version=([0-9]+\.[0-9]+) ]] && got=${BASH_REMATCH[1]} || got=?
-	[[ $line =~ conn=([0-9]+) ]] && conn=${BASH_REMATCH[1]} || conn=?
+	[[ $line =~ version=([0-9]+\.[0-9]+) ]] && got=${BASH_REMATCH[1]} || got='?'
+	[[ $line =~ conn=([0-9]+) ]] && conn=${BASH_REMATCH[1]} || conn='?'
 	case $v in
 	5.*) want_conn=4 ;;
 	*) want_conn=1 ;;

@@ -17,7 +17,7 @@ settled() {
 }
 
 device_list() {
-	ls "$bus/devices" 2>/dev/null | sort | tr '\n' ' '
+	find "$bus/devices" -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | sort | tr '\n' ' '
 }
 
 bound_count() {

@@ -38,7 +38,7 @@ for k in "ide:$ide_inst:$ide_class" "fc:$fc_inst:$fc_class"; do
 		check "$kind controller bound to viridian_storvsc" \
 			test "$(basename "$(readlink "$vmbus/$inst/driver")")" = viridian_storvsc
 	else
-		not_ok "no VMBus device $inst ($kind controller); devices: $(ls "$vmbus" | xargs)"
+		not_ok "no VMBus device $inst ($kind controller); devices: $(cd "$vmbus" && echo *)"
 	fi
 done
 

@@ -18,6 +18,7 @@ finish() {
 	exit 0
 }
 
+# shellcheck disable=SC2317 # polled through wait_for
 both_disks() { disk_by_size "$s0" >/dev/null && disk_by_size "$s1" >/dev/null; }
 wait_for 120 both_disks
 d0=$(disk_by_size "$s0") d1=$(disk_by_size "$s1")

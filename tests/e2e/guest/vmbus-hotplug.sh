@@ -7,13 +7,16 @@
 # controller under a mounted file system and offers it again. Last, with
 # the bus unloaded, it adds a device and rescinds another: the next load
 # must see exactly that.
+# shellcheck source=tests/e2e/guest/vmbus-lib.sh
 source "$(dirname "$0")/vmbus-lib.sh"
 
 WAIT=60
+# shellcheck disable=SC2317 # polled through wait_for
 present() { [[ -e $bus/devices/$1 ]]; }
+# shellcheck disable=SC2317 # polled through wait_for
 absent() { [[ ! -e $bus/devices/$1 ]]; }
 finish() {
-	echo done
+	echo "done"
 	exit 0
 }
 

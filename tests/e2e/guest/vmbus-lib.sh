@@ -10,8 +10,11 @@
 
 run=/run/hvsim
 bus=/sys/bus/vmbus
+# shellcheck disable=SC2034 # read by the scripts that source this
 CLASS_HEARTBEAT=57164f39-9115-4e78-ab55-382f3bd5422d
+# shellcheck disable=SC2034 # read by the scripts that source this
 CLASS_SHUTDOWN=0e0b6031-5213-4934-818b-38d90ced39db
+# shellcheck disable=SC2034 # read by the scripts that source this
 CLASS_SCSI=ba6163d9-04a1-4d29-b605-72e2ffb1dc7f
 
 ok() { echo "ok: $*"; }
@@ -52,6 +55,7 @@ step() {
 	printf '%s\n' "$*" >"$run/.g-$name" && mv -f "$run/.g-$name" "$run/g-$name"
 	for ((i = 0; i < 3000; i++)); do
 		if [[ -e $run/h-$name ]]; then
+			# shellcheck disable=SC2034 # read by the scripts that source this
 			STEP_REPLY=$(<"$run/h-$name")
 			return 0
 		fi

@@ -7,6 +7,7 @@
 # its view, then heartbeats and disk I/O must still work.
 #
 # usage: vmbus-retarget.sh VERSION...
+# shellcheck source=tests/e2e/guest/vmbus-lib.sh
 source "$(dirname "$0")/vmbus-lib.sh"
 
 settle || not_ok "bus settled at boot"
@@ -92,7 +93,9 @@ else
 	not_ok "heartbeat's channel moved to CPU 1"
 fi
 moved=()
-for dev in $(ls "$bus/devices"); do
+for dev in "$bus"/devices/*; do
+	[[ -e $dev ]] || continue
+	dev=${dev##*/}
 	for relid in $(channels_of "$dev"); do
 		[[ $(<"$bus/devices/$dev/channels/$relid/cpu") == 0 ]] && continue
 		if move "$dev" "$relid" 0; then
@@ -121,4 +124,4 @@ else
 	online_cpu1
 fi
 no_kernel_warning "CPU hotplug"
-echo done
+echo "done"

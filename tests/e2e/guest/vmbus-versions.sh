@@ -6,6 +6,7 @@
 # components back with their driver, answering heartbeats.
 #
 # usage: vmbus-versions.sh LSVMBUS VERSION...
+# shellcheck source=tests/e2e/guest/vmbus-lib.sh
 source "$(dirname "$0")/vmbus-lib.sh"
 lsvmbus=$1
 shift
@@ -17,6 +18,7 @@ if out=$(python3 "$lsvmbus" -vv 2>&1); then
 else
 	not_ok "lsvmbus -vv failed: $out"
 fi
+# shellcheck disable=SC2001 # a prefix on every line, which ${out//} cannot anchor
 sed 's/^/info: lsvmbus: /' <<<"$out"
 n=0
 for dev in "$bus"/devices/*; do
@@ -123,4 +125,4 @@ done
 check "the kernel says why a cap is refused" \
 	grep -q 'max_version=2.3 names no version' <(dmesg_new)
 no_kernel_warning "max_version caps"
-echo done
+echo "done"
