@@ -36,6 +36,7 @@
 #include "vsp/ic.h"
 #include "vsp/ic_hotplug.h"
 #include "vsp/storvsp.h"
+#include "vsp/timesync.h"
 
 #define HVSIM_VERSION		"0.1.0"
 
@@ -86,6 +87,7 @@ struct run {
 	struct vmbus_server *vmbus;
 	struct ic_heartbeat *heartbeat;
 	struct ic_shutdown *shutdown;
+	struct ic_timesync *timesync;
 	struct ic_hotplug *ic_hotplug;	/* `ic add`: ICs added while running */
 	struct storvsp *storvsp;
 
@@ -132,7 +134,7 @@ static void usage(FILE *out)
 		"                      aio=threads: buffered, as storvsp's disks are)\n"
 		"\n"
 		"ctl commands: help, status, and what the devices register\n"
-		"(devices, rescind, offer, ic, heartbeat, shutdown, disk...).\n",
+		"(devices, rescind, offer, ic, heartbeat, shutdown, timesync, disk...).\n",
 		HVSIM_MAX_VPS, SMP_DEFAULT, MEM_MB_MIN, MEM_MB_MAX, MEM_MB_DEFAULT);
 }
 
@@ -264,8 +266,9 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
 
 /*
  * The VMBus server, wired to the SynIC, guest RAM and the trace through
- * vmbus/glue.c. Its VSPs (heartbeat, shutdown, storage...) attach to
- * r->vmbus here and register their ctl commands (`heartbeat`, `shutdown`).
+ * vmbus/glue.c. Its VSPs (heartbeat, shutdown, time sync, storage...)
+ * attach to r->vmbus here and register their ctl commands (`heartbeat`,
+ * `shutdown`, `timesync`).
  */
 static int attach_vmbus(struct run *r)
 {
@@ -274,6 +277,8 @@ static int attach_vmbus(struct run *r)
 		GUID_INIT(0x8a8c2b8e, 0x5e1d, 0x4b0a, 0x9c, 0x11, 0x6e, 0x3b, 0x7a, 0x01, 0x00, 0x01);
 	static const guid_t shutdown_instance =
 		GUID_INIT(0x8a8c2b8e, 0x5e1d, 0x4b0a, 0x9c, 0x11, 0x6e, 0x3b, 0x7a, 0x01, 0x00, 0x02);
+	static const guid_t timesync_instance =
+		GUID_INIT(0x8a8c2b8e, 0x5e1d, 0x4b0a, 0x9c, 0x11, 0x6e, 0x3b, 0x7a, 0x01, 0x00, 0x03);
 	struct vmbus_server_host_ops ops;
 	int err;
 
@@ -306,12 +311,15 @@ static int attach_vmbus(struct run *r)
 
 	r->heartbeat = ic_heartbeat_create(1000);
 	r->shutdown = ic_shutdown_create();
-	if (!r->heartbeat || !r->shutdown) {
+	/* The reference time it sends is the one the guest reads from r->hv. */
+	r->timesync = ic_timesync_create(r->hv, IC_TIMESYNC_SAMPLE_INTERVAL_MS);
+	if (!r->heartbeat || !r->shutdown || !r->timesync) {
 		fprintf(stderr, "hvsim: cannot create the integration components\n");
 		return -ENOMEM;
 	}
 	if (!ic_heartbeat_attach(r->heartbeat, r->vmbus, &heartbeat_instance) ||
-	    !ic_shutdown_attach(r->shutdown, r->vmbus, &shutdown_instance)) {
+	    !ic_shutdown_attach(r->shutdown, r->vmbus, &shutdown_instance) ||
+	    !ic_timesync_attach(r->timesync, r->vmbus, &timesync_instance)) {
 		fprintf(stderr, "hvsim: cannot offer the integration components\n");
 		return -ENOMEM;
 	}
@@ -333,6 +341,12 @@ static int attach_vmbus(struct run *r)
 	if (!err)
 		err = ctl_register_help(r->ctl, "shutdown",
 					"[reboot|hibernate] [--force]: ask the guest to shut down");
+	if (!err)
+		err = ctl_register(r->ctl, "timesync", ic_timesync_ctl, r->timesync);
+	if (!err)
+		err = ctl_register_help(r->ctl, "timesync",
+					"[sync | offset MS]: the time-sync IC's state and counters; "
+					"send a SYNC now; shift the host time sent by MS ms");
 	return err;
 }
 
@@ -403,6 +417,11 @@ static void detach_devices(struct run *r)
 	if (r->shutdown) {
 		ic_shutdown_destroy(r->shutdown);
 		r->shutdown = NULL;
+	}
+	/* Before hypervisor_free: its sample thread reads the reference time. */
+	if (r->timesync) {
+		ic_timesync_destroy(r->timesync);
+		r->timesync = NULL;
 	}
 	ic_hotplug_destroy(r->ic_hotplug);
 	r->ic_hotplug = NULL;

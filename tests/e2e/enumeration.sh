@@ -82,7 +82,7 @@ if grep -qx 'module viridian_ic loaded' "$(out attrs)"; then
 else
 	fail "viridian_ic not loaded (modalias autoload: modules.alias in modroot, udev)"
 fi
-for class in "$CLASS_HEARTBEAT" "$CLASS_SHUTDOWN"; do
+for class in "$CLASS_HEARTBEAT" "$CLASS_SHUTDOWN" "$CLASS_TIMESYNC"; do
 	if [[ -n ${bound_class[$class]:-} ]]; then
 		pass "device of class $class bound to ${bound_class[$class]}"
 	else

@@ -220,3 +220,5 @@ GUID_RE='[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'
 CLASS_HEARTBEAT=57164f39-9115-4e78-ab55-382f3bd5422d
 # shellcheck disable=SC2034 # read by the tests that source this
 CLASS_SHUTDOWN=0e0b6031-5213-4934-818b-38d90ced39db
+# shellcheck disable=SC2034 # read by the tests that source this
+CLASS_TIMESYNC=9527e630-d0ae-497b-adce-e80ab0175caf
