@@ -337,7 +337,9 @@ static int attach_vmbus(struct run *r)
 		err = ctl_register_help(r->ctl, "heartbeat",
 					"the heartbeat IC: last sequence number the guest answered");
 	if (!err)
-		err = ctl_register(r->ctl, "shutdown", ic_shutdown_ctl, r->shutdown);
+		/* It waits for the guest's answer: off the loop thread. */
+		err = ctl_register_blocking(r->ctl, "shutdown", ic_shutdown_ctl,
+					    r->shutdown);
 	if (!err)
 		err = ctl_register_help(r->ctl, "shutdown",
 					"[reboot|hibernate] [--force]: ask the guest to shut down");
@@ -943,6 +945,8 @@ static int start_qemu(struct run *r)
 
 static void teardown(struct run *r)
 {
+	/* Blocking ctl commands use the devices: let them finish first. */
+	ctl_quiesce(r->ctl);
 	detach_devices(r);
 	ctl_free(r->ctl);
 	hypervisor_free(r->hv);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -21,10 +22,13 @@
 #define CTL_REPLY_TIMEOUT_S	5
 #define CTL_MAX_CLIENTS		16
 
+_Static_assert(CTL_MAX_ARGS == 64, "the too-many-arguments message says 63");
+
 struct ctl_command {
 	char name[CTL_CMD_MAX];
 	ctl_fn fn;
 	void *ctx;
+	bool blocking;			/* runs on a thread of its own */
 	char *help;
 	struct ctl_command *next;
 };
@@ -45,6 +49,23 @@ struct ctl {
 	struct ctl_command *commands;	/* sorted by name */
 	struct ctl_client *clients;
 	unsigned int nr_clients;
+
+	/* Blocking commands in flight, each with its client. */
+	pthread_mutex_t lock;
+	pthread_cond_t idle;
+	unsigned int running;
+	bool quiesced;
+	bool lock_ready;
+};
+
+/* A blocking command: its client's connection and words, off the loop. */
+struct ctl_job {
+	struct ctl *ctl;
+	struct ctl_command *cmd;
+	int fd;
+	int argc;
+	char *argv[CTL_MAX_ARGS + 1];
+	char line[CTL_MAX_LINE + 1];
 };
 
 static struct log_ratelimit rl_ctl;
@@ -71,7 +92,8 @@ static int builtin_help(void *ctx, int argc, char **argv, FILE *reply)
 	return 0;
 }
 
-static int add_command(struct ctl *c, const char *name, ctl_fn fn, void *ctx)
+static int add_command(struct ctl *c, const char *name, ctl_fn fn, void *ctx,
+		       bool blocking)
 {
 	struct ctl_command *cmd, **pp;
 	size_t len = strlen(name);
@@ -82,6 +104,7 @@ static int add_command(struct ctl *c, const char *name, ctl_fn fn, void *ctx)
 	if (cmd) {
 		cmd->fn = fn;
 		cmd->ctx = ctx;
+		cmd->blocking = blocking;
 		return 0;
 	}
 	cmd = calloc(1, sizeof(*cmd));
@@ -90,6 +113,7 @@ static int add_command(struct ctl *c, const char *name, ctl_fn fn, void *ctx)
 	memcpy(cmd->name, name, len + 1);
 	cmd->fn = fn;
 	cmd->ctx = ctx;
+	cmd->blocking = blocking;
 	for (pp = &c->commands; *pp && strcmp((*pp)->name, name) < 0; pp = &(*pp)->next)
 		;
 	cmd->next = *pp;
@@ -100,7 +124,12 @@ static int add_command(struct ctl *c, const char *name, ctl_fn fn, void *ctx)
 int ctl_register(struct ctl *c, const char *cmd, int (*fn)(void *ctx, int argc, char **argv,
 							  FILE *reply), void *ctx)
 {
-	return add_command(c, cmd, fn, ctx);
+	return add_command(c, cmd, fn, ctx, false);
+}
+
+int ctl_register_blocking(struct ctl *c, const char *cmd, ctl_fn fn, void *ctx)
+{
+	return add_command(c, cmd, fn, ctx, true);
 }
 
 int ctl_register_help(struct ctl *c, const char *name, const char *help)
@@ -150,48 +179,133 @@ static void send_all(int fd, const char *buf, size_t len)
 	}
 }
 
-static void run_command(struct ctl_client *cl)
+/* Run cmd (NULL: unknown) and send its reply; complaint: why not run. */
+static void execute(int fd, struct ctl_command *cmd, const char *complaint,
+		    int argc, char **argv)
 {
-	struct ctl *c = cl->ctl;
-	char *argv[CTL_MAX_ARGS + 1], *save = NULL, *word, *body = NULL;
 	struct timeval tv = { .tv_sec = CTL_REPLY_TIMEOUT_S };
-	struct ctl_command *cmd;
 	size_t body_len = 0;
-	int argc = 0, rc;
+	char *body = NULL;
 	FILE *reply;
-
-	for (word = strtok_r(cl->line, " \t\r\n", &save); word && argc < CTL_MAX_ARGS;
-	     word = strtok_r(NULL, " \t\r\n", &save))
-		argv[argc++] = word;
-	argv[argc] = NULL;
-	if (argc == 0)
-		return;	/* a liveness probe, or an empty line: no reply */
+	int rc = 1;
 
 	reply = open_memstream(&body, &body_len);
 	if (!reply)
 		return;
-	cmd = find_command(c, argv[0]);
-	TRACE("ctl: command '%s' (%d args)", argv[0], argc - 1);
-	if (!cmd) {
+	if (complaint)
+		fprintf(reply, "%s\n", complaint);
+	else if (!cmd)
 		fprintf(reply, "unknown command '%s' (try: help)\n", argv[0]);
-		rc = 1;
-	} else if (word) {
-		fprintf(reply, "too many arguments (at most %d)\n", CTL_MAX_ARGS - 1);
-		rc = 1;
-	} else {
+	else
 		rc = cmd->fn(cmd->ctx, argc, argv, reply);
-	}
 	if (fclose(reply) != 0) {
 		free(body);
 		return;
 	}
 
 	/* A slow reader must not stall the loop for long. */
-	fcntl(cl->fd, F_SETFL, fcntl(cl->fd, F_GETFL) & ~O_NONBLOCK);
-	setsockopt(cl->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	send_all(cl->fd, rc == 0 ? "ok\n" : "error\n", rc == 0 ? 3 : 6);
-	send_all(cl->fd, body, body_len);
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	send_all(fd, rc == 0 ? "ok\n" : "error\n", rc == 0 ? 3 : 6);
+	send_all(fd, body, body_len);
 	free(body);
+}
+
+static void *job_main(void *arg)
+{
+	struct ctl_job *job = arg;
+	struct ctl *c = job->ctl;
+
+	execute(job->fd, job->cmd, NULL, job->argc, job->argv);
+	close(job->fd);
+	free(job);
+	pthread_mutex_lock(&c->lock);
+	if (--c->running == 0)
+		pthread_cond_broadcast(&c->idle);
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+/*
+ * Hand a blocking command to a thread of its own, with the client's
+ * connection. False if it cannot: the caller answers on the loop.
+ */
+static bool start_job(struct ctl_client *cl, struct ctl_command *cmd,
+		      const char **complaint)
+{
+	struct ctl *c = cl->ctl;
+	struct ctl_job *job;
+	pthread_attr_t attr;
+	char *save = NULL, *word;
+	bool started = false;
+
+	job = calloc(1, sizeof(*job));
+	if (!job) {
+		*complaint = "out of memory";
+		return false;
+	}
+	job->ctl = c;
+	job->cmd = cmd;
+	memcpy(job->line, cl->line, sizeof(job->line));
+	for (word = strtok_r(job->line, " \t\r\n", &save);
+	     word && job->argc < CTL_MAX_ARGS;
+	     word = strtok_r(NULL, " \t\r\n", &save))
+		job->argv[job->argc++] = word;
+	job->argv[job->argc] = NULL;
+	job->fd = dup(cl->fd);
+	if (job->fd < 0) {
+		*complaint = "cannot hand the command over";
+		free(job);
+		return false;
+	}
+
+	pthread_mutex_lock(&c->lock);
+	if (c->quiesced) {
+		*complaint = "hvsim is stopping";
+	} else if (pthread_attr_init(&attr) == 0) {
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		started = pthread_create(&(pthread_t){ 0 }, &attr, job_main, job) == 0;
+		pthread_attr_destroy(&attr);
+		if (started)
+			c->running++;
+		else
+			*complaint = "cannot start a thread for the command";
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (!started) {
+		close(job->fd);
+		free(job);
+	}
+	return started;
+}
+
+static void run_command(struct ctl_client *cl)
+{
+	struct ctl *c = cl->ctl;
+	char *argv[CTL_MAX_ARGS + 1], *save = NULL, *word;
+	char copy[CTL_MAX_LINE + 1];
+	const char *complaint = NULL;
+	struct ctl_command *cmd;
+	int argc = 0;
+
+	/* The words point into a copy: a blocking job splits the line again. */
+	memcpy(copy, cl->line, sizeof(copy));
+	for (word = strtok_r(copy, " \t\r\n", &save); word && argc < CTL_MAX_ARGS;
+	     word = strtok_r(NULL, " \t\r\n", &save))
+		argv[argc++] = word;
+	argv[argc] = NULL;
+	if (argc == 0)
+		return;	/* a liveness probe, or an empty line: no reply */
+
+	cmd = find_command(c, argv[0]);
+	TRACE("ctl: command '%s' (%d args)", argv[0], argc - 1);
+	if (cmd && word) {
+		complaint = "too many arguments (at most 63)";
+	} else if (cmd && cmd->blocking) {
+		if (start_job(cl, cmd, &complaint))
+			return;
+	}
+	execute(cl->fd, cmd, complaint, argc, argv);
 }
 
 static void on_client_timeout(void *ctx)
@@ -280,6 +394,18 @@ struct ctl *ctl_new(struct loop *l, const char *socket_path)
 	if (!c)
 		return NULL;
 	c->loop = l;
+	if (pthread_mutex_init(&c->lock, NULL)) {
+		free(c);
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (pthread_cond_init(&c->idle, NULL)) {
+		pthread_mutex_destroy(&c->lock);
+		free(c);
+		errno = ENOMEM;
+		return NULL;
+	}
+	c->lock_ready = true;
 	c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (c->listen_fd < 0)
 		goto fail;
@@ -293,7 +419,7 @@ struct ctl *ctl_new(struct loop *l, const char *socket_path)
 		goto fail;
 	err = loop_add_fd(l, c->listen_fd, EPOLLIN, on_accept, c);
 	if (!err)
-		err = add_command(c, "help", builtin_help, c);
+		err = add_command(c, "help", builtin_help, c, false);
 	if (!err)
 		err = ctl_register_help(c, "help", "list the commands");
 	if (err) {
@@ -308,10 +434,22 @@ fail:
 	return NULL;
 }
 
+void ctl_quiesce(struct ctl *c)
+{
+	if (!c || !c->lock_ready)
+		return;
+	pthread_mutex_lock(&c->lock);
+	c->quiesced = true;
+	while (c->running)
+		pthread_cond_wait(&c->idle, &c->lock);
+	pthread_mutex_unlock(&c->lock);
+}
+
 void ctl_free(struct ctl *c)
 {
 	if (!c)
 		return;
+	ctl_quiesce(c);
 	while (c->clients)
 		drop_client(c->clients);
 	if (c->listen_fd >= 0) {
@@ -328,6 +466,10 @@ void ctl_free(struct ctl *c)
 		c->commands = cmd->next;
 		free(cmd->help);
 		free(cmd);
+	}
+	if (c->lock_ready) {
+		pthread_cond_destroy(&c->idle);
+		pthread_mutex_destroy(&c->lock);
 	}
 	free(c);
 }

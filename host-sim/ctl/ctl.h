@@ -7,7 +7,10 @@
  * text (to stderr on error) and exits 0 or 1.
  *
  * Components add commands with ctl_register(); handlers run on the loop
- * thread and write their reply to `reply`. `help` is built in.
+ * thread and write their reply to `reply`. A handler that waits for the
+ * guest registers with ctl_register_blocking() instead and runs on a thread
+ * of its own, so the loop goes on serving the guest meanwhile; it must be
+ * safe to call from any thread. `help` is built in.
  */
 #ifndef HVSIM_CTL_CTL_H
 #define HVSIM_CTL_CTL_H
@@ -34,6 +37,12 @@ void ctl_free(struct ctl *c);
  * one-line description `help` prints (may be NULL). Returns 0 or -errno.
  */
 int ctl_register(struct ctl *c, const char *cmd, ctl_fn fn, void *ctx);
+int ctl_register_blocking(struct ctl *c, const char *cmd, ctl_fn fn, void *ctx);
+/*
+ * Wait for the blocking commands still running and refuse new ones: call
+ * before freeing what their handlers use. ctl_free does it too.
+ */
+void ctl_quiesce(struct ctl *c);
 int ctl_register_help(struct ctl *c, const char *cmd, const char *help);
 
 /* Client side. True if a server answers on socket_path. */
