@@ -323,13 +323,13 @@ static int attach_vmbus(struct run *r)
 		fprintf(stderr, "hvsim: cannot offer the integration components\n");
 		return -ENOMEM;
 	}
-	r->ic_hotplug = ic_hotplug_create(r->vmbus);
+	r->ic_hotplug = ic_hotplug_create(r->vmbus, r->hv);
 	if (!r->ic_hotplug)
 		return -ENOMEM;
 	err = ctl_register(r->ctl, "ic", ic_hotplug_ctl, r->ic_hotplug);
 	if (!err)
 		err = ctl_register_help(r->ctl, "ic",
-					"add heartbeat|shutdown [monitor] [INSTANCE] | list | "
+					"add heartbeat|shutdown|timesync [monitor] [INSTANCE] | list | "
 					"status INSTANCE: integration components added at run time");
 	if (!err)
 		err = ctl_register(r->ctl, "heartbeat", ic_heartbeat_ctl, r->heartbeat);

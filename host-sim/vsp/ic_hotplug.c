@@ -9,10 +9,12 @@
 #include "vmbus/server.h"
 #include "vsp/ic.h"
 #include "vsp/ic_hotplug.h"
+#include "vsp/timesync.h"
 
 enum ic_kind {
 	IC_KIND_HEARTBEAT,
 	IC_KIND_SHUTDOWN,
+	IC_KIND_TIMESYNC,
 };
 
 struct ic_added {
@@ -21,10 +23,12 @@ struct ic_added {
 	guid_t instance;
 	struct ic_heartbeat *hb;
 	struct ic_shutdown *sd;
+	struct ic_timesync *ts;
 };
 
 struct ic_hotplug {
 	struct vmbus_server *srv;
+	struct hypervisor *hv;		/* time sync's reference time; may be NULL */
 	struct ic_added ics[IC_HOTPLUG_MAX];
 	unsigned int n;
 	unsigned int next_serial;
@@ -37,7 +41,8 @@ static guid_t default_instance(unsigned int serial)
 			 0x7a, 0x02, (uint8_t)(serial >> 8), (uint8_t)serial);
 }
 
-struct ic_hotplug *ic_hotplug_create(struct vmbus_server *srv)
+struct ic_hotplug *ic_hotplug_create(struct vmbus_server *srv,
+				     struct hypervisor *hv)
 {
 	struct ic_hotplug *hp;
 
@@ -47,6 +52,7 @@ struct ic_hotplug *ic_hotplug_create(struct vmbus_server *srv)
 	if (!hp)
 		return NULL;
 	hp->srv = srv;
+	hp->hv = hv;
 	hp->next_serial = 1;
 	return hp;
 }
@@ -55,8 +61,10 @@ static void free_added(struct ic_added *a)
 {
 	ic_heartbeat_destroy(a->hb);
 	ic_shutdown_destroy(a->sd);
+	ic_timesync_destroy(a->ts);
 	a->hb = NULL;
 	a->sd = NULL;
+	a->ts = NULL;
 }
 
 void ic_hotplug_destroy(struct ic_hotplug *hp)
@@ -72,13 +80,26 @@ void ic_hotplug_destroy(struct ic_hotplug *hp)
 
 static struct ic_service *added_service(const struct ic_added *a)
 {
-	return a->kind == IC_KIND_HEARTBEAT ? ic_heartbeat_service(a->hb) :
-	       ic_shutdown_service(a->sd);
+	switch (a->kind) {
+	case IC_KIND_HEARTBEAT:
+		return ic_heartbeat_service(a->hb);
+	case IC_KIND_TIMESYNC:
+		return ic_timesync_service(a->ts);
+	default:
+		return ic_shutdown_service(a->sd);
+	}
 }
 
 static const char *kind_name(enum ic_kind kind)
 {
-	return kind == IC_KIND_HEARTBEAT ? "heartbeat" : "shutdown";
+	switch (kind) {
+	case IC_KIND_HEARTBEAT:
+		return "heartbeat";
+	case IC_KIND_TIMESYNC:
+		return "timesync";
+	default:
+		return "shutdown";
+	}
 }
 
 static int ctl_add(struct ic_hotplug *hp, int argc, char **argv, FILE *reply)
@@ -100,8 +121,11 @@ static int ctl_add(struct ic_hotplug *hp, int argc, char **argv, FILE *reply)
 		a->kind = IC_KIND_HEARTBEAT;
 	} else if (strcmp(argv[2], "shutdown") == 0) {
 		a->kind = IC_KIND_SHUTDOWN;
+	} else if (strcmp(argv[2], "timesync") == 0) {
+		a->kind = IC_KIND_TIMESYNC;
 	} else {
-		fprintf(reply, "unknown IC '%s' (heartbeat or shutdown)\n", argv[2]);
+		fprintf(reply, "unknown IC '%s' (heartbeat, shutdown or timesync)\n",
+			argv[2]);
 		return -1;
 	}
 	for (i = 3; i < argc; i++) {
@@ -131,18 +155,33 @@ static int ctl_add(struct ic_hotplug *hp, int argc, char **argv, FILE *reply)
 		return -1;
 	}
 
-	if (a->kind == IC_KIND_HEARTBEAT)
+	switch (a->kind) {
+	case IC_KIND_HEARTBEAT:
 		a->hb = ic_heartbeat_create(1000);
-	else
+		break;
+	case IC_KIND_TIMESYNC:
+		a->ts = ic_timesync_create(hp->hv, IC_TIMESYNC_SAMPLE_INTERVAL_MS);
+		break;
+	default:
 		a->sd = ic_shutdown_create();
-	if (!a->hb && !a->sd) {
+		break;
+	}
+	if (!a->hb && !a->sd && !a->ts) {
 		fprintf(reply, "out of memory\n");
 		return -1;
 	}
 	ic_service_set_monitor(added_service(a), a->monitor);
-	dev = a->kind == IC_KIND_HEARTBEAT ?
-	      ic_heartbeat_attach(a->hb, hp->srv, &a->instance) :
-	      ic_shutdown_attach(a->sd, hp->srv, &a->instance);
+	switch (a->kind) {
+	case IC_KIND_HEARTBEAT:
+		dev = ic_heartbeat_attach(a->hb, hp->srv, &a->instance);
+		break;
+	case IC_KIND_TIMESYNC:
+		dev = ic_timesync_attach(a->ts, hp->srv, &a->instance);
+		break;
+	default:
+		dev = ic_shutdown_attach(a->sd, hp->srv, &a->instance);
+		break;
+	}
 	if (!dev) {
 		free_added(a);
 		fprintf(reply, "cannot offer %s: out of relids\n", guid);
@@ -206,10 +245,12 @@ int ic_hotplug_ctl(void *ctx, int argc, char **argv, FILE *reply)
 		}
 		if (a->kind == IC_KIND_HEARTBEAT)
 			return ic_heartbeat_ctl(a->hb, 1, argv, reply);
+		if (a->kind == IC_KIND_TIMESYNC)
+			return ic_timesync_ctl(a->ts, 0, argv, reply);
 		print_state(a, reply);
 		fputc('\n', reply);
 		return 0;
 	}
-	fprintf(reply, "usage: ic add heartbeat|shutdown [monitor] [INSTANCE] | ic list | ic status INSTANCE\n");
+	fprintf(reply, "usage: ic add heartbeat|shutdown|timesync [monitor] [INSTANCE] | ic list | ic status INSTANCE\n");
 	return -1;
 }

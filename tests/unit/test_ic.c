@@ -613,6 +613,7 @@ static void test_ic_hotplug(void)
 {
 	const guid_t hb_class = VMBUS_CLASS_HEARTBEAT;
 	const guid_t sd_class = VMBUS_CLASS_SHUTDOWN;
+	const guid_t ts_class = VMBUS_CLASS_TIMESYNC;
 	struct fake_host *fh = fake_host_new();
 	struct vmbus_channel_offer_channel offers[2], *o;
 	struct ic_hotplug *hp;
@@ -622,8 +623,8 @@ static void test_ic_hotplug(void)
 	REQUIRE(fh);
 	REQUIRE(guest_connect(fh) == 0);
 	REQUIRE(guest_take_offers(fh, offers, 2) == 0);
-	CHECK(ic_hotplug_create(NULL) == NULL);
-	hp = ic_hotplug_create(fh->srv);
+	CHECK(ic_hotplug_create(NULL, NULL) == NULL);
+	hp = ic_hotplug_create(fh->srv, NULL);
 	REQUIRE(hp);
 
 	CHECK(IC_CTL(hp, out, "ic", "add", "heartbeat", "monitor") == 0);
@@ -641,6 +642,14 @@ static void test_ic_hotplug(void)
 	REQUIRE(o);
 	CHECK(guid_equal(&o->offer.if_type, &sd_class));
 	CHECK(!(o->monitor_flags & VMBUS_OFFER_MONITOR_ALLOCATED));
+
+	CHECK(IC_CTL(hp, out, "ic", "add", "timesync") == 0);
+	CHECK(strcmp(out, "added timesync 8a8c2b8e-5e1d-4b0a-9c11-6e3b7a020002 relid 3\n") == 0);
+	o = fake_expect(fh, CHANNELMSG_OFFERCHANNEL);
+	REQUIRE(o);
+	CHECK(guid_equal(&o->offer.if_type, &ts_class));
+	CHECK(IC_CTL(hp, out, "ic", "status", "8a8c2b8e-5e1d-4b0a-9c11-6e3b7a020002") == 0);
+	CHECK(strncmp(out, "state=closed version=0.0 syncs=0 ", 33) == 0);
 
 	/* Refused: nothing offered. */
 	CHECK(IC_CTL(hp, out, "ic", "add", "heartbeat",
@@ -679,7 +688,8 @@ static void test_ic_hotplug(void)
 	CHECK(IC_CTL(hp, out, "ic", "list") == 0);
 	CHECK(strcmp(out,
 		     "8a8c2b8e-5e1d-4b0a-9c11-6e3b7a020001 heartbeat monitor state=closed version=0.0\n"
-		     "11111111-2222-3333-4444-555555555555 shutdown event state=ready version=3.2\n") == 0);
+		     "11111111-2222-3333-4444-555555555555 shutdown event state=ready version=3.2\n"
+		     "8a8c2b8e-5e1d-4b0a-9c11-6e3b7a020002 timesync event state=closed version=0.0\n") == 0);
 	CHECK(g.errors == 0);
 
 	/* The server goes first: it closes the ICs' channels. */
