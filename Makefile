@@ -168,7 +168,6 @@ install:
 	install -D -m 0644 packaging/modprobe.d/viridian.conf /etc/modprobe.d/viridian.conf
 	install -D -m 0755 packaging/initramfs-tools/hooks/viridian \
 		/etc/initramfs-tools/hooks/viridian
-	install -D -m 0644 packaging/udev/70-viridian.rules /etc/udev/rules.d/70-viridian.rules
 	dkms add -m viridian -v $(VERSION)
 	dkms install -m viridian -v $(VERSION) -k $(KVER)
 
@@ -176,8 +175,7 @@ uninstall:
 	@test "$$(id -u)" = 0 || { echo "make uninstall needs root (dkms)" >&2; exit 1; }
 	-dkms remove -m viridian -v $(VERSION) --all
 	rm -rf $(DKMS_SRC)
-	rm -f /etc/modprobe.d/viridian.conf /etc/initramfs-tools/hooks/viridian \
-		/etc/udev/rules.d/70-viridian.rules
+	rm -f /etc/modprobe.d/viridian.conf /etc/initramfs-tools/hooks/viridian
 	@if [ -e /boot/initrd.img-$(KVER) ]; then update-initramfs -u -k $(KVER); fi
 
 # ---------------------------------------------------------------------------

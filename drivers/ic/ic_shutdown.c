@@ -62,12 +62,15 @@ struct ic_shutdown {
 
 /*
  * hibernation_available() is not exported to modules, so ask what it and
- * the platform would: the kernel has hibernation, lockdown does not forbid
- * it, and the firmware offers S4 (Hyper-V offers it only to VMs the host is
- * prepared to hibernate).
+ * the platform would: the bus can suspend, the kernel has hibernation,
+ * lockdown does not forbid it, and the firmware offers S4 (Hyper-V offers it
+ * only to VMs the host is prepared to hibernate).
  */
 static bool ic_kernel_can_hibernate(void)
 {
+	/* The bus refuses to hibernate: agreeing would mislead the host. */
+	if (!viridian_vmbus_can_suspend())
+		return false;
 	if (!IS_ENABLED(CONFIG_HIBERNATION))
 		return false;
 	if (security_locked_down(LOCKDOWN_HIBERNATION))
@@ -206,7 +209,7 @@ ic_shutdown_handle(struct viridian_ic_device *icd,
 	}
 	if (action == VIRIDIAN_IC_SHUTDOWN_HIBERNATE && !sd->can_hibernate) {
 		dev_warn_ratelimited(viridian_ic_dev(icd),
-				     "shutdown IC: host requests hibernation, which this kernel cannot do\n");
+				     "shutdown IC: host requests hibernation, which this VM cannot do (kernel, firmware or VMBus driver)\n");
 		viridian_ic_mark_response(msg->hdr, IC_E_FAIL);
 		return VIRIDIAN_IC_REPLY;
 	}

@@ -9,6 +9,7 @@
 #include <linux/moduleparam.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/suspend.h>
 
 #include <viridian/compat.h>
 #include <viridian/hv.h>
@@ -164,6 +165,33 @@ static void vmbus_stop_interrupts(void)
 	flush_workqueue(vmbus_conn.sub_wq);
 }
 
+/*
+ * Suspend and hibernation would need the connection taken down before the
+ * image and made again after it (UNLOAD, then INITIATE_CONTACT, with the new
+ * offers matched to the devices we had), which this bus does not do yet.
+ * Refuse them rather than wake up to a host that no longer knows our
+ * channels.
+ */
+static int vmbus_pm_notify(struct notifier_block *nb, unsigned long action,
+			   void *data)
+{
+	if (action != PM_SUSPEND_PREPARE && action != PM_HIBERNATION_PREPARE)
+		return NOTIFY_DONE;
+	pr_warn("%s refused: the VMBus driver cannot suspend its channels yet\n",
+		action == PM_SUSPEND_PREPARE ? "suspend" : "hibernation");
+	return notifier_from_errno(-EOPNOTSUPP);
+}
+
+static struct notifier_block vmbus_pm_nb = {
+	.notifier_call = vmbus_pm_notify,
+};
+
+bool viridian_vmbus_can_suspend(void)
+{
+	return false;
+}
+EXPORT_SYMBOL_GPL(viridian_vmbus_can_suspend);
+
 static int __init vmbus_init(void)
 {
 	u32 cap;
@@ -219,6 +247,11 @@ static int __init vmbus_init(void)
 		pr_err("REQUESTOFFERS failed: %d\n", ret);
 		goto unload;
 	}
+	ret = register_pm_notifier(&vmbus_pm_nb);
+	if (ret) {
+		pr_err("cannot watch for suspend and hibernation: %d\n", ret);
+		goto unload;
+	}
 	pr_info("bus up on the %s back end\n", viridian_hv_backend_name());
 	return 0;
 
@@ -240,6 +273,7 @@ exit_connection:
 
 static void __exit vmbus_exit(void)
 {
+	unregister_pm_notifier(&vmbus_pm_nb);
 	vmbus_remove_all_devices();
 	vmbus_unload();
 	vmbus_stop_interrupts();

@@ -65,6 +65,12 @@ static inline void viridian_set_drvdata(struct viridian_device *vdev,
 u32 viridian_vmbus_version(void);
 
 /*
+ * Whether the bus can go through suspend or hibernation. Not yet: it
+ * refuses both, so drivers should refuse host requests that lead there.
+ */
+bool viridian_vmbus_can_suspend(void);
+
+/*
  * Channels.
  *
  * The event callback runs in softirq context on the channel's target CPU

@@ -1,46 +1,38 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# `hvsim ctl NAME shutdown hibernate`: the guest's shutdown IC agrees and
-# sends EVENT=hibernate, and the packaged udev rule
-# (packaging/udev/70-viridian.rules, installed in the guest as `make
-# install` would) hands it to the init system: `systemctl hibernate` runs.
-# The guest has no systemd: its systemctl is a stand-in that records its
-# arguments (the root is a throw-away overlay).
+# Hibernation, which the VMBus driver cannot go through yet:
+#   - `hvsim ctl NAME shutdown hibernate` is refused by the guest's shutdown
+#     IC (the VM would not come back), which sends no hibernate event, and
+#     the guest keeps running;
+#   - in the guest, hibernation and suspend are refused by viridian_vmbus,
+#     which says why.
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/e2e/lib-storage.bash
+source "$(dirname "$0")/lib-storage.bash"
 e2e_init hibernate
 
-hvsim_start hib --exec "bash $E2E_GUEST/hibernate.sh $E2E_REPO/packaging/udev/70-viridian.rules"
-armed=
-if hvsim_wait_ready hib 180; then
-	for ((i = 0; i < 300; i++)); do
-		grep -qx armed "$(out hib)" && { armed=1; break; }
-		sleep 0.1
-	done
-fi
-if [[ -z $armed ]]; then
-	fail "guest did not become ready and install the rule"
+hvsim_start hib --exec "bash $E2E_GUEST/hibernate.sh"
+if ! wait_guest_mark hib armed 300; then
+	fail "guest did not become ready"
 	show_run hib
 	check_console hib
 	e2e_finish
 fi
 if reply=$(hvsim_ctl hib shutdown hibernate 2>&1); then
-	pass "hvsim ctl shutdown hibernate: the guest agreed"
+	fail "hvsim ctl shutdown hibernate was accepted: $reply"
+elif [[ $reply == *refused* ]]; then
+	pass "hvsim ctl shutdown hibernate refused by the guest: $reply"
 else
-	fail "hvsim ctl shutdown hibernate: $reply"
+	fail "hvsim ctl shutdown hibernate failed, but not as a refusal: $reply"
 fi
-hvsim_wait hib 120
-if [[ $HVSIM_RC -eq 0 ]]; then
-	pass "the guest saw systemctl run"
-else
+host_mark hib asked
+hvsim_wait hib 300
+if [[ $HVSIM_RC -ne 0 ]]; then
 	fail "hvsim exited $HVSIM_RC"
 	show_run hib
 fi
-if grep -qx 'systemctl: hibernate' "$(out hib)"; then
-	pass "the udev rule ran 'systemctl hibernate'"
-else
-	fail "the udev rule did not run 'systemctl hibernate': $(grep '^systemctl:' "$(out hib)" | tr -d '\r')"
-fi
+storage_relay hib
 check_console hib
 e2e_finish
