@@ -224,7 +224,7 @@ static void storvsc_followup_fn(struct work_struct *work)
 		scsi_rescan_device(sdev);
 		break;
 	case STORVSC_FOLLOWUP_REMOVE_DEVICE:
-		/* A LUN still being probed is the scan's to discard. */
+		/* Probed again since (a LUN back): the scan decides. */
 		if (sdev->sdev_state != SDEV_CREATED) {
 			sdev_printk(KERN_INFO, sdev, "host reports the LUN gone, removing\n");
 			scsi_remove_device(sdev);
@@ -590,6 +590,13 @@ static void storvsc_complete_io(struct storvsc_host *host,
 	scmd->result = (res.host_byte << 16) | res.scsi_status;
 	scsi_set_resid(scmd, res.resid);
 	storvsc_log_completion(host, cmd, &st, &res);
+	/*
+	 * A LUN still being probed is the scan's to keep or discard, and may
+	 * be freed before a followup could look it up (FC scans 128 targets).
+	 */
+	if (res.followup == STORVSC_FOLLOWUP_REMOVE_DEVICE &&
+	    READ_ONCE(scmd->device->sdev_state) == SDEV_CREATED)
+		res.followup = STORVSC_FOLLOWUP_NONE;
 	storvsc_queue_followup(host, res.followup, cmd);
 
 done:

@@ -11,7 +11,6 @@
 # shellcheck source=tests/e2e/guest/vmbus-lib.sh
 source "$(dirname "$0")/vmbus-lib.sh"
 
-CLASS_TIMESYNC=9527e630-d0ae-497b-adce-e80ab0175caf
 DRIVER=viridian_ic_timesync
 
 finish() {

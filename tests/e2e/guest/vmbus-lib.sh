@@ -16,6 +16,8 @@ CLASS_HEARTBEAT=57164f39-9115-4e78-ab55-382f3bd5422d
 CLASS_SHUTDOWN=0e0b6031-5213-4934-818b-38d90ced39db
 # shellcheck disable=SC2034 # read by the scripts that source this
 CLASS_SCSI=ba6163d9-04a1-4d29-b605-72e2ffb1dc7f
+# shellcheck disable=SC2034 # read by the scripts that source this
+CLASS_TIMESYNC=9527e630-d0ae-497b-adce-e80ab0175caf
 
 ok() { echo "ok: $*"; }
 not_ok() { echo "not ok: $*"; }

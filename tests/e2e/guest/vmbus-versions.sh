@@ -30,6 +30,7 @@ for dev in "$bus"/devices/*; do
 	"{$CLASS_HEARTBEAT}") desc='[Heartbeat]' ;;
 	"{$CLASS_SHUTDOWN}") desc='[Operating system shutdown]' ;;
 	"{$CLASS_SCSI}") desc='Synthetic SCSI Controller' ;;
+	"{$CLASS_TIMESYNC}") desc='[Time Synchronization]' ;;
 	*) desc= ;;
 	esac
 	n=$((n + 1))
