@@ -20,11 +20,7 @@ static const uint32_t heartbeat_versions[] = {
 struct ic_heartbeat {
 	struct ic_service *ic;
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	pthread_t thread;
-	bool thread_running;
-	bool stop;
-	unsigned int interval_ms;
+	struct ic_ticker *ticker;	/* NULL without an interval */
 
 	uint64_t next_seq;
 	uint64_t sent;
@@ -106,32 +102,10 @@ int ic_heartbeat_tick(struct ic_heartbeat *hb)
 	return rc;
 }
 
-static void *heartbeat_thread(void *arg)
+/* Not ready or ring full: the next period tries again. */
+static void heartbeat_tick(void *ctx)
 {
-	struct ic_heartbeat *hb = arg;
-	struct timespec until;
-
-	pthread_mutex_lock(&hb->lock);
-	while (!hb->stop) {
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += hb->interval_ms / 1000;
-		until.tv_nsec += (long)(hb->interval_ms % 1000) * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
-		while (!hb->stop &&
-		       pthread_cond_timedwait(&hb->cond, &hb->lock, &until) == 0)
-			;
-		if (hb->stop)
-			break;
-		pthread_mutex_unlock(&hb->lock);
-		/* Not ready or ring full: try again next period. */
-		(void)ic_heartbeat_tick(hb);
-		pthread_mutex_lock(&hb->lock);
-	}
-	pthread_mutex_unlock(&hb->lock);
-	return NULL;
+	(void)ic_heartbeat_tick(ctx);
 }
 
 struct ic_heartbeat *ic_heartbeat_create(unsigned int interval_ms)
@@ -150,26 +124,21 @@ struct ic_heartbeat *ic_heartbeat_create(unsigned int interval_ms)
 	hb = calloc(1, sizeof(*hb));
 	if (!hb)
 		return NULL;
-	hb->interval_ms = interval_ms;
 	cfg.ctx = hb;
 	if (pthread_mutex_init(&hb->lock, NULL))
 		goto err_free;
-	if (pthread_cond_init(&hb->cond, NULL))
-		goto err_lock;
 	hb->ic = ic_service_create(&cfg);
 	if (!hb->ic)
-		goto err_cond;
+		goto err_lock;
 	if (interval_ms) {
-		if (pthread_create(&hb->thread, NULL, heartbeat_thread, hb))
+		hb->ticker = ic_ticker_start(interval_ms, heartbeat_tick, hb);
+		if (!hb->ticker)
 			goto err_ic;
-		hb->thread_running = true;
 	}
 	return hb;
 
 err_ic:
 	ic_service_destroy(hb->ic);
-err_cond:
-	pthread_cond_destroy(&hb->cond);
 err_lock:
 	pthread_mutex_destroy(&hb->lock);
 err_free:
@@ -181,15 +150,8 @@ void ic_heartbeat_destroy(struct ic_heartbeat *hb)
 {
 	if (!hb)
 		return;
-	if (hb->thread_running) {
-		pthread_mutex_lock(&hb->lock);
-		hb->stop = true;
-		pthread_cond_broadcast(&hb->cond);
-		pthread_mutex_unlock(&hb->lock);
-		pthread_join(hb->thread, NULL);
-	}
+	ic_ticker_stop(hb->ticker);
 	ic_service_destroy(hb->ic);
-	pthread_cond_destroy(&hb->cond);
 	pthread_mutex_destroy(&hb->lock);
 	free(hb);
 }

@@ -602,3 +602,84 @@ int ic_service_transact(struct ic_service *ic, const void *body,
 	pthread_mutex_unlock(&ic->lock);
 	return rc;
 }
+
+struct ic_ticker {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	pthread_t thread;
+	bool stop;
+	unsigned int interval_ms;
+	void (*fn)(void *ctx);
+	void *ctx;
+};
+
+static void *ticker_main(void *arg)
+{
+	struct ic_ticker *t = arg;
+	struct timespec until;
+
+	pthread_mutex_lock(&t->lock);
+	while (!t->stop) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += t->interval_ms / 1000;
+		until.tv_nsec += (long)(t->interval_ms % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		while (!t->stop &&
+		       pthread_cond_timedwait(&t->cond, &t->lock, &until) == 0)
+			;
+		if (t->stop)
+			break;
+		pthread_mutex_unlock(&t->lock);
+		t->fn(t->ctx);
+		pthread_mutex_lock(&t->lock);
+	}
+	pthread_mutex_unlock(&t->lock);
+	return NULL;
+}
+
+struct ic_ticker *ic_ticker_start(unsigned int interval_ms,
+				  void (*fn)(void *ctx), void *ctx)
+{
+	struct ic_ticker *t;
+
+	if (!interval_ms || !fn)
+		return NULL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->interval_ms = interval_ms;
+	t->fn = fn;
+	t->ctx = ctx;
+	if (pthread_mutex_init(&t->lock, NULL))
+		goto err_free;
+	if (pthread_cond_init(&t->cond, NULL))
+		goto err_lock;
+	if (pthread_create(&t->thread, NULL, ticker_main, t))
+		goto err_cond;
+	return t;
+
+err_cond:
+	pthread_cond_destroy(&t->cond);
+err_lock:
+	pthread_mutex_destroy(&t->lock);
+err_free:
+	free(t);
+	return NULL;
+}
+
+void ic_ticker_stop(struct ic_ticker *t)
+{
+	if (!t)
+		return;
+	pthread_mutex_lock(&t->lock);
+	t->stop = true;
+	pthread_cond_broadcast(&t->cond);
+	pthread_mutex_unlock(&t->lock);
+	pthread_join(t->thread, NULL);
+	pthread_cond_destroy(&t->cond);
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+}

@@ -122,6 +122,16 @@ enum ic_state {
 
 struct ic_service *ic_service_create(const struct ic_service_config *cfg);
 void ic_service_destroy(struct ic_service *ic);
+
+/*
+ * A thread that calls fn(ctx) every interval_ms until stopped: the periodic
+ * messages of heartbeat and time sync. ic_ticker_stop waits for a call in
+ * progress and frees the ticker (NULL is fine).
+ */
+struct ic_ticker;
+struct ic_ticker *ic_ticker_start(unsigned int interval_ms,
+				  void (*fn)(void *ctx), void *ctx);
+void ic_ticker_stop(struct ic_ticker *t);
 /*
  * Offer the service's channel for monitored notification (MNF: the guest
  * signals through monitor page 2) instead of events. Before attach.

@@ -28,11 +28,7 @@ struct ic_timesync {
 	struct ic_service *ic;
 	struct hypervisor *hv;
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	pthread_t thread;
-	bool thread_running;
-	bool stop;
-	unsigned int interval_ms;
+	struct ic_ticker *ticker;	/* NULL without an interval */
 
 	int64_t offset_ms;
 	uint32_t msg_version;		/* negotiated, for checking answers */
@@ -245,32 +241,10 @@ static void on_answer(struct ic_service *ic, void *ctx,
 				why, hdr->icmsgtype, status, body_len);
 }
 
-static void *sample_thread(void *arg)
+/* Not ready or ring full: the next period tries again. */
+static void sample_tick(void *ctx)
 {
-	struct ic_timesync *ts = arg;
-	struct timespec until;
-
-	pthread_mutex_lock(&ts->lock);
-	while (!ts->stop) {
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += ts->interval_ms / 1000;
-		until.tv_nsec += (long)(ts->interval_ms % 1000) * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
-		while (!ts->stop &&
-		       pthread_cond_timedwait(&ts->cond, &ts->lock, &until) == 0)
-			;
-		if (ts->stop)
-			break;
-		pthread_mutex_unlock(&ts->lock);
-		/* Not ready or ring full: the next period tries again. */
-		(void)ic_timesync_send(ts, IC_TIMESYNC_FLAG_SAMPLE, NULL);
-		pthread_mutex_lock(&ts->lock);
-	}
-	pthread_mutex_unlock(&ts->lock);
-	return NULL;
+	(void)ic_timesync_send(ctx, IC_TIMESYNC_FLAG_SAMPLE, NULL);
 }
 
 struct ic_timesync *ic_timesync_create(struct hypervisor *hv,
@@ -298,26 +272,21 @@ struct ic_timesync *ic_timesync_create(struct hypervisor *hv,
 	if (!ts)
 		return NULL;
 	ts->hv = hv;
-	ts->interval_ms = interval_ms;
 	cfg.ctx = ts;
 	if (pthread_mutex_init(&ts->lock, NULL))
 		goto err_free;
-	if (pthread_cond_init(&ts->cond, NULL))
-		goto err_lock;
 	ts->ic = ic_service_create(&cfg);
 	if (!ts->ic)
-		goto err_cond;
+		goto err_lock;
 	if (interval_ms) {
-		if (pthread_create(&ts->thread, NULL, sample_thread, ts))
+		ts->ticker = ic_ticker_start(interval_ms, sample_tick, ts);
+		if (!ts->ticker)
 			goto err_ic;
-		ts->thread_running = true;
 	}
 	return ts;
 
 err_ic:
 	ic_service_destroy(ts->ic);
-err_cond:
-	pthread_cond_destroy(&ts->cond);
 err_lock:
 	pthread_mutex_destroy(&ts->lock);
 err_free:
@@ -329,15 +298,8 @@ void ic_timesync_destroy(struct ic_timesync *ts)
 {
 	if (!ts)
 		return;
-	if (ts->thread_running) {
-		pthread_mutex_lock(&ts->lock);
-		ts->stop = true;
-		pthread_cond_broadcast(&ts->cond);
-		pthread_mutex_unlock(&ts->lock);
-		pthread_join(ts->thread, NULL);
-	}
+	ic_ticker_stop(ts->ticker);
 	ic_service_destroy(ts->ic);
-	pthread_cond_destroy(&ts->cond);
 	pthread_mutex_destroy(&ts->lock);
 	free(ts);
 }

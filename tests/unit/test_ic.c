@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "check.h"
+#include "ic_guest.h"
 #include "vmbus_fake.h"
 #include "vsp/ic.h"
 #include "vsp/ic_hotplug.h"
@@ -51,50 +52,6 @@ static void test_build_negotiate(void)
 				 msg, IC_NEGOTIATE_MAX_VERSIONS, 0) == -EINVAL);
 }
 
-/*
- * The guest's side of negotiation, as Linux's vmbus_prep_negotiate_resp
- * behaves: the first of its own versions the host listed wins; none gives
- * zero counts. Operates in place on a request packet.
- */
-static void guest_negotiate(uint8_t *pkt, uint32_t len, const uint32_t *fw,
-			    size_t nfw, const uint32_t *sv, size_t nsv)
-{
-	struct icmsg_hdr hdr;
-	struct icmsg_negotiate neg;
-	struct ic_version v[IC_NEGOTIATE_MAX_VERSIONS], pick_fw = { 0, 0 },
-			  pick_sv = { 0, 0 };
-	bool found_fw = false, found_sv = false;
-	size_t i, j;
-
-	memcpy(&hdr, pkt + 8, sizeof(hdr));
-	memcpy(&neg, pkt + IC_HEADER_SIZE, sizeof(neg));
-	if (neg.icframe_vercnt + neg.icmsg_vercnt > IC_NEGOTIATE_MAX_VERSIONS ||
-	    IC_HEADER_SIZE + sizeof(neg) +
-	    4u * (neg.icframe_vercnt + neg.icmsg_vercnt) > len)
-		return;
-	memcpy(v, pkt + IC_HEADER_SIZE + sizeof(neg),
-	       4u * (neg.icframe_vercnt + neg.icmsg_vercnt));
-	for (i = 0; i < nfw && !found_fw; i++)
-		for (j = 0; j < neg.icframe_vercnt && !found_fw; j++)
-			if (IC_VERSION(v[j].major, v[j].minor) == fw[i]) {
-				pick_fw = v[j];
-				found_fw = true;
-			}
-	for (i = 0; i < nsv && found_fw && !found_sv; i++)
-		for (j = neg.icframe_vercnt;
-		     j < (size_t)neg.icframe_vercnt + neg.icmsg_vercnt && !found_sv; j++)
-			if (IC_VERSION(v[j].major, v[j].minor) == sv[i]) {
-				pick_sv = v[j];
-				found_sv = true;
-			}
-	neg.icframe_vercnt = neg.icmsg_vercnt = found_sv ? 1 : 0;
-	hdr.icmsgsize = 0x10;
-	hdr.icflags = ICMSGHDRFLAG_TRANSACTION | ICMSGHDRFLAG_RESPONSE;
-	memcpy(pkt + 8, &hdr, sizeof(hdr));
-	memcpy(pkt + IC_HEADER_SIZE, &neg, sizeof(neg));
-	memcpy(pkt + IC_HEADER_SIZE + sizeof(neg), &pick_fw, 4);
-	memcpy(pkt + IC_HEADER_SIZE + sizeof(neg) + 4, &pick_sv, 4);
-}
 
 static const uint32_t hb_versions[] = { IC_HEARTBEAT_VERSION_3,
 					IC_HEARTBEAT_VERSION_1 };
@@ -125,27 +82,27 @@ static void test_parse_negotiate_response(void)
 					  ic_framework_versions, 2, sd_versions,
 					  4, &fw, &sv) == -EBADMSG);
 	/* A new guest takes the best of each. */
-	guest_negotiate(buf, (uint32_t)len, fw_both, 2, sd_versions, 4);
+	ic_guest_negotiate(buf, (uint32_t)len, fw_both, 2, sd_versions, 4);
 	CHECK(ic_parse_negotiate_response(buf, (uint32_t)len,
 					  ic_framework_versions, 2, sd_versions,
 					  4, &fw, &sv) == 0);
 	CHECK(fw == IC_FRAMEWORK_VERSION_3 && sv == IC_SHUTDOWN_VERSION_3_2);
 	/* An old guest: framework 1.0, shutdown 3.0. */
 	memcpy(buf, copy, (size_t)len);
-	guest_negotiate(buf, (uint32_t)len, fw_old, 1, old_sd, 1);
+	ic_guest_negotiate(buf, (uint32_t)len, fw_old, 1, old_sd, 1);
 	CHECK(ic_parse_negotiate_response(buf, (uint32_t)len,
 					  ic_framework_versions, 2, sd_versions,
 					  4, &fw, &sv) == 0);
 	CHECK(fw == IC_FRAMEWORK_VERSION_1 && sv == IC_SHUTDOWN_VERSION_3);
 	/* Nothing in common: zero counts. */
 	memcpy(buf, copy, (size_t)len);
-	guest_negotiate(buf, (uint32_t)len, fw_both, 2, alien, 1);
+	ic_guest_negotiate(buf, (uint32_t)len, fw_both, 2, alien, 1);
 	CHECK(ic_parse_negotiate_response(buf, (uint32_t)len,
 					  ic_framework_versions, 2, sd_versions,
 					  4, &fw, &sv) == -EPROTO);
 	/* A failure status, whatever the counts. */
 	memcpy(buf, copy, (size_t)len);
-	guest_negotiate(buf, (uint32_t)len, fw_both, 2, sd_versions, 4);
+	ic_guest_negotiate(buf, (uint32_t)len, fw_both, 2, sd_versions, 4);
 	memcpy(&hdr, buf + 8, sizeof(hdr));
 	hdr.status = IC_E_FAIL;
 	memcpy(buf + 8, &hdr, sizeof(hdr));
@@ -154,14 +111,14 @@ static void test_parse_negotiate_response(void)
 					  4, &fw, &sv) == -EPROTO);
 	/* A version the host never offered. */
 	memcpy(buf, copy, (size_t)len);
-	guest_negotiate(buf, (uint32_t)len, fw_both, 2, sd_versions, 4);
+	ic_guest_negotiate(buf, (uint32_t)len, fw_both, 2, sd_versions, 4);
 	buf[IC_HEADER_SIZE + 8 + 4] = 7;
 	CHECK(ic_parse_negotiate_response(buf, (uint32_t)len,
 					  ic_framework_versions, 2, sd_versions,
 					  4, &fw, &sv) == -EBADMSG);
 	/* Two of each, or cut short. */
 	memcpy(buf, copy, (size_t)len);
-	guest_negotiate(buf, (uint32_t)len, fw_both, 2, sd_versions, 4);
+	ic_guest_negotiate(buf, (uint32_t)len, fw_both, 2, sd_versions, 4);
 	buf[IC_HEADER_SIZE] = 2;
 	CHECK(ic_parse_negotiate_response(buf, (uint32_t)len,
 					  ic_framework_versions, 2, sd_versions,
@@ -274,7 +231,7 @@ static void gic_service(struct gic *g)
 		g->last_hdr = hdr;
 		if (hdr.icmsgtype == ICMSGTYPE_NEGOTIATE) {
 			g->negotiations++;
-			guest_negotiate(pkt, len, g->fw, g->nfw, g->sv, g->nsv);
+			ic_guest_negotiate(pkt, len, g->fw, g->nfw, g->sv, g->nsv);
 			memcpy(&hdr, pkt + 8, sizeof(hdr));
 		} else if (hdr.icmsgtype == ICMSGTYPE_HEARTBEAT &&
 			   len >= IC_HEADER_SIZE + sizeof(struct ic_heartbeat_msg)) {

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "check.h"
+#include "ic_guest.h"
 #include "vmbus_fake.h"
 #include "core/guest_mem.h"
 #include "core/loop.h"
@@ -117,47 +118,6 @@ static void test_parse_offset(void)
 /* ------------------------------------------------------------------ */
 /* A scripted guest                                                    */
 
-/*
- * Negotiation as Linux's vmbus_prep_negotiate_resp does it: the first of
- * the guest's own versions that the host listed wins. In place.
- */
-static void guest_negotiate(uint8_t *pkt, uint32_t len, const uint32_t *fw,
-			    size_t nfw, const uint32_t *sv, size_t nsv)
-{
-	struct icmsg_hdr hdr;
-	struct icmsg_negotiate neg;
-	struct ic_version v[IC_NEGOTIATE_MAX_VERSIONS], pick_fw = { 0, 0 },
-			  pick_sv = { 0, 0 };
-	bool found_fw = false, found_sv = false;
-	size_t i, j, nv;
-
-	memcpy(&hdr, pkt + 8, sizeof(hdr));
-	memcpy(&neg, pkt + IC_HEADER_SIZE, sizeof(neg));
-	nv = (size_t)neg.icframe_vercnt + neg.icmsg_vercnt;
-	if (nv > IC_NEGOTIATE_MAX_VERSIONS ||
-	    IC_HEADER_SIZE + sizeof(neg) + 4u * nv > len)
-		return;
-	memcpy(v, pkt + IC_HEADER_SIZE + sizeof(neg), 4u * nv);
-	for (i = 0; i < nfw && !found_fw; i++)
-		for (j = 0; j < neg.icframe_vercnt && !found_fw; j++)
-			if (IC_VERSION(v[j].major, v[j].minor) == fw[i]) {
-				pick_fw = v[j];
-				found_fw = true;
-			}
-	for (i = 0; i < nsv && found_fw && !found_sv; i++)
-		for (j = neg.icframe_vercnt; j < nv && !found_sv; j++)
-			if (IC_VERSION(v[j].major, v[j].minor) == sv[i]) {
-				pick_sv = v[j];
-				found_sv = true;
-			}
-	neg.icframe_vercnt = neg.icmsg_vercnt = found_sv ? 1 : 0;
-	hdr.icmsgsize = 0x10;
-	hdr.icflags = ICMSGHDRFLAG_TRANSACTION | ICMSGHDRFLAG_RESPONSE;
-	memcpy(pkt + 8, &hdr, sizeof(hdr));
-	memcpy(pkt + IC_HEADER_SIZE, &neg, sizeof(neg));
-	memcpy(pkt + IC_HEADER_SIZE + sizeof(neg), &pick_fw, 4);
-	memcpy(pkt + IC_HEADER_SIZE + sizeof(neg) + 4, &pick_sv, 4);
-}
 
 #define TG_MAX_MSGS	256
 
@@ -204,7 +164,7 @@ static void tguest_service(struct tguest *g)
 		mv = IC_VERSION(hdr.icvermsg.major, hdr.icvermsg.minor);
 		if (hdr.icmsgtype == ICMSGTYPE_NEGOTIATE) {
 			g->negotiations++;
-			guest_negotiate(pkt, len, g->fw, g->nfw, g->sv, g->nsv);
+			ic_guest_negotiate(pkt, len, g->fw, g->nfw, g->sv, g->nsv);
 			memcpy(&hdr, pkt + 8, sizeof(hdr));
 		} else if (hdr.icmsgtype == ICMSGTYPE_TIMESYNC &&
 			   g->nmsgs < TG_MAX_MSGS) {
