@@ -6,26 +6,11 @@
 # script ends with "done". Marker files in /run/hvsim (shared with the
 # host): the guest creates g-NAME, the host answers with h-NAME.
 
-run=/run/hvsim
+# shellcheck source=tests/e2e/guest/guest-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/guest-lib.sh"
 guest_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 work=/run/storage-test
 mkdir -p "$work"
-
-ok() { echo "ok: $*"; }
-not_ok() { echo "not ok: $*"; }
-
-# check WHAT COMMAND...: ok or not ok by the command's status.
-check() {
-	local what=$1
-	shift
-	if "$@"; then
-		ok "$what"
-	else
-		not_ok "$what"
-	fi
-}
-
-info() { echo "info: $*"; }
 
 mark() { : >"$run/g-$1"; }
 
@@ -55,17 +40,6 @@ disk_by_size() {
 			echo "$d"
 			return 0
 		fi
-	done
-	return 1
-}
-
-# wait_for SECONDS COMMAND...: until the command succeeds, polling.
-wait_for() {
-	local limit=$1 i
-	shift
-	for ((i = 0; i < limit * 10; i++)); do
-		"$@" && return 0
-		sleep 0.1
 	done
 	return 1
 }

@@ -8,7 +8,8 @@
 # directory): the guest prints "step NAME ARGS..." and creates g-NAME, the
 # host does its part and creates h-NAME.
 
-run=/run/hvsim
+# shellcheck source=tests/e2e/guest/guest-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/guest-lib.sh"
 bus=/sys/bus/vmbus
 # shellcheck disable=SC2034 # read by the scripts that source this
 CLASS_HEARTBEAT=57164f39-9115-4e78-ab55-382f3bd5422d
@@ -19,32 +20,7 @@ CLASS_SCSI=ba6163d9-04a1-4d29-b605-72e2ffb1dc7f
 # shellcheck disable=SC2034 # read by the scripts that source this
 CLASS_TIMESYNC=9527e630-d0ae-497b-adce-e80ab0175caf
 
-ok() { echo "ok: $*"; }
-not_ok() { echo "not ok: $*"; }
-info() { echo "info: $*"; }
 info "kernel $(uname -r), $(nproc) CPUs"
-
-# check WHAT COMMAND...: ok or not ok by the command's status.
-check() {
-	local what=$1
-	shift
-	if "$@"; then
-		ok "$what"
-	else
-		not_ok "$what"
-	fi
-}
-
-# wait_for SECONDS COMMAND...: until the command succeeds, polling.
-wait_for() {
-	local limit=$1 i
-	shift
-	for ((i = 0; i < limit * 10; i++)); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 # step NAME [ARGS...]: hand over to the host (ARGS in the marker file) and
 # wait (up to 300 s) until it is done; what it wrote is in STEP_REPLY.
