@@ -48,8 +48,8 @@ KBUILD_DIR := $(BUILD)/kbuild/$(KVER)
 KBUILD_MIRROR_FILTER := --exclude='*.mod.c' --include='*/' --include='*.c' \
 	--include='*.h' --include=Kbuild --include=Makefile --exclude='*'
 
-.PHONY: all modules hvsim guest
-all: modules hvsim guest
+.PHONY: all modules hvsim guest acpi
+all: modules hvsim guest acpi
 
 modules: $(MODULE_STAMP)
 
@@ -118,6 +118,19 @@ $(HVSIM_OBJDIR)/%.o: %.c Makefile
 -include $(HVSIM_OBJECTS:.o=.d)
 
 # ---------------------------------------------------------------------------
+# The SSDT host-sim gives its guests (the ACPI VMBus device), compiled by
+# iasl (acpica-tools).
+
+ACPI_TABLE := $(BUILD)/acpi/vmbus-ssdt.aml
+acpi: $(ACPI_TABLE)
+
+$(ACPI_TABLE): host-sim/acpi/vmbus-ssdt.asl Makefile
+	@command -v iasl >/dev/null || { echo "error: iasl missing (apt-get install acpica-tools)" >&2; exit 1; }
+	@mkdir -p $(@D)
+	@echo "  IASL     $<"
+	@iasl -vs -vi -p $(basename $@) $< >$(@D)/iasl.log 2>&1 || { cat $(@D)/iasl.log >&2; exit 1; }
+
+# ---------------------------------------------------------------------------
 # Guest boot artefacts. make-guest decides itself whether its inputs changed.
 
 guest: modules
@@ -166,6 +179,8 @@ install:
 	mkdir -p $(DKMS_SRC)
 	rsync -a $(DKMS_SOURCE_FILTER) dkms.conf Kbuild drivers include packaging $(DKMS_SRC)/
 	install -D -m 0644 packaging/modprobe.d/viridian.conf /etc/modprobe.d/viridian.conf
+	install -D -m 0755 packaging/libexec/viridian-hyperv-gate \
+		/usr/lib/viridian/viridian-hyperv-gate
 	install -D -m 0755 packaging/initramfs-tools/hooks/viridian \
 		/etc/initramfs-tools/hooks/viridian
 	dkms add -m viridian -v $(VERSION)
@@ -175,7 +190,9 @@ uninstall:
 	@test "$$(id -u)" = 0 || { echo "make uninstall needs root (dkms)" >&2; exit 1; }
 	-dkms remove -m viridian -v $(VERSION) --all
 	rm -rf $(DKMS_SRC)
-	rm -f /etc/modprobe.d/viridian.conf /etc/initramfs-tools/hooks/viridian
+	rm -f /etc/modprobe.d/viridian.conf /etc/initramfs-tools/hooks/viridian \
+		/usr/lib/viridian/viridian-hyperv-gate
+	-rmdir /usr/lib/viridian
 	@if [ -e /boot/initrd.img-$(KVER) ]; then update-initramfs -u -k $(KVER); fi
 
 # ---------------------------------------------------------------------------

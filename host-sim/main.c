@@ -59,6 +59,7 @@ struct run_options {
 	const char *exec;
 	const char *trace;
 	const char *append;
+	bool no_acpi_vmbus;
 	const char *disks[MAX_DISKS];
 	unsigned int nr_disks;
 	const char *root_disk;
@@ -72,7 +73,7 @@ struct run {
 	const char *name;
 	bool shell;
 
-	char *kernel, *kver, *build, *repo, *initrd, *modroot;
+	char *kernel, *kver, *build, *repo, *initrd, *modroot, *acpi_table;
 	char *run_dir, *share_dir, *lock_path, *ram_path;
 	char *console_log, *serial1_sock, *ivshmem_sock, *control_sock;
 	int lock_fd;
@@ -120,6 +121,9 @@ static void usage(FILE *out)
 		"                      this terminal (^A x quits QEMU)\n"
 		"  --trace FILE        log every trap, VMBus message and packet to FILE\n"
 		"  --append ARGS       extra guest kernel command-line arguments\n"
+		"  --no-acpi-vmbus     leave out the ACPI VMBus device Hyper-V describes\n"
+		"                      (the guest's VMBus then starts on the host-sim\n"
+		"                      PCI device alone)\n"
 		"  --disk SPEC         attach a disk (repeatable). SPEC is\n"
 		"                      FILE[,sector=4096][,ro][,ctl=C][,lun=L][,ide|,fc]:\n"
 		"                      a raw image on controller C (default 0), a\n"
@@ -156,7 +160,8 @@ static bool parse_uint(const char *s, unsigned int min, unsigned int max, unsign
 static int parse_run_options(int argc, char **argv, struct run_options *o)
 {
 	enum { OPT_KERNEL = 256, OPT_SMP, OPT_MEM, OPT_NAME, OPT_EXEC, OPT_TRACE,
-	       OPT_APPEND, OPT_DISK, OPT_ROOT_DISK, OPT_VIRTIO_DISK, OPT_HELP };
+	       OPT_APPEND, OPT_NO_ACPI_VMBUS, OPT_DISK, OPT_ROOT_DISK, OPT_VIRTIO_DISK,
+	       OPT_HELP };
 	static const struct option longopts[] = {
 		{ "kernel", required_argument, NULL, OPT_KERNEL },
 		{ "smp", required_argument, NULL, OPT_SMP },
@@ -165,6 +170,7 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
 		{ "exec", required_argument, NULL, OPT_EXEC },
 		{ "trace", required_argument, NULL, OPT_TRACE },
 		{ "append", required_argument, NULL, OPT_APPEND },
+		{ "no-acpi-vmbus", no_argument, NULL, OPT_NO_ACPI_VMBUS },
 		{ "disk", required_argument, NULL, OPT_DISK },
 		{ "root-disk", required_argument, NULL, OPT_ROOT_DISK },
 		{ "virtio-disk", required_argument, NULL, OPT_VIRTIO_DISK },
@@ -213,6 +219,9 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
 			break;
 		case OPT_APPEND:
 			o->append = optarg;
+			break;
+		case OPT_NO_ACPI_VMBUS:
+			o->no_acpi_vmbus = true;
 			break;
 		case OPT_DISK:
 			if (o->nr_disks == MAX_DISKS) {
@@ -931,6 +940,7 @@ static int start_qemu(struct run *r)
 		.virtio_disks = r->opt.virtio_disks,
 		.nr_virtio_disks = r->opt.nr_virtio_disks,
 		.extra_append = r->opt.append,
+		.acpi_table = r->acpi_table,
 		.extra_args = NULL,
 	};
 	pid_t pid = qemu_spawn(&qc);
@@ -974,6 +984,7 @@ static void teardown(struct run *r)
 	free(r->kernel);
 	free(r->kver);
 	free(r->build);
+	free(r->acpi_table);
 	free(r->repo);
 	free(r->initrd);
 	free(r->modroot);
@@ -1020,6 +1031,8 @@ static int cmd_run(int argc, char **argv)
 	/* A root disk brings its own initrd (read out below) and modules. */
 	if (!r.opt.root_disk &&
 	    launcher_guest_artifacts(r.build, r.repo, r.kver, &r.initrd, &r.modroot) < 0)
+		goto out;
+	if (!r.opt.no_acpi_vmbus && launcher_acpi_table(r.build, &r.acpi_table) < 0)
 		goto out;
 	err = launcher_run_dir(r.name, &r.run_dir);
 	if (!err)

@@ -10,6 +10,13 @@
  *
  * Not supported, and refused at bind: the root partition and isolated
  * (SNP/TDX) guests, whose SynIC pages and hypercalls need more than this.
+ * A refusal is -EPERM, which tells the core to leave the VM to Linux's own
+ * hv_vmbus; -ENODEV means there is no Hyper-V here at all.
+ *
+ * kexec and kdump: the kernel calls the handlers registered here from its
+ * machine shutdown; they make the VMBus driver unload (so the host stops
+ * writing into this kernel's rings) and turn the SynIC off (so the next
+ * kernel's viridian_hv finds it free).
  *
  * This file sees the kernel's own TLFS definitions (<asm/mshyperv.h>)
  * instead of <viridian/wire/hv.h>; the two must not meet.
@@ -18,6 +25,7 @@
 
 #include <linux/bits.h>
 #include <linux/cpumask.h>
+#include <linux/crash_dump.h>
 #include <linux/rcupdate.h>
 #include <asm/hypervisor.h>
 #include <asm/mshyperv.h>
@@ -77,8 +85,20 @@ static struct viridian_hv_backend hyperv_backend = {
 	.ops = &hyperv_ops,
 };
 
+static void hyperv_kexec(void)
+{
+	viridian_hv_kexec_teardown();
+}
+
+static void hyperv_crash(struct pt_regs *regs)
+{
+	viridian_hv_crash_teardown();
+}
+
 static void hyperv_unhook_callback(void)
 {
+	hv_remove_crash_handler();
+	hv_remove_kexec_handler();
 	hv_remove_vmbus_handler();
 	/*
 	 * The callback vector's handler runs with interrupts off, an RCU
@@ -96,31 +116,49 @@ int viridian_hyperv_backend_init(void)
 		return -ENODEV;
 	if (!hv_is_hyperv_initialized() || !hv_hypercall_pg) {
 		pr_warn("Hyper-V found, but the kernel set up no hypercall page: real back end not used\n");
-		return -ENODEV;
+		return -EPERM;
 	}
 	if (hv_root_partition || hv_is_isolation_supported()) {
 		pr_warn("Hyper-V root partition or isolated guest: not supported, real back end not used\n");
-		return -ENODEV;
+		return -EPERM;
 	}
 	if ((ms_hyperv.features & HYPERV_REQUIRED_FEATURES) != HYPERV_REQUIRED_FEATURES ||
 	    (ms_hyperv.priv_high & HYPERV_REQUIRED_PRIVILEGES) != HYPERV_REQUIRED_PRIVILEGES) {
 		pr_warn("Hyper-V grants no SynIC, VP index, post-message or signal-event access (features %#x, privileges %#x): real back end not used\n",
 			ms_hyperv.features, ms_hyperv.priv_high);
-		return -ENODEV;
+		return -EPERM;
 	}
-	if (rdmsrl_safe(HV_X64_MSR_SIMP, &simp) || (simp & HYPERV_SIMP_ENABLE)) {
-		pr_err("the SynIC is already in use (is hv_vmbus loaded?): real back end not used\n");
-		return -EBUSY;
+	if (rdmsrl_safe(HV_X64_MSR_SIMP, &simp)) {
+		pr_err("the SIMP MSR cannot be read: real back end not used\n");
+		return -EPERM;
+	}
+	if (simp & HYPERV_SIMP_ENABLE) {
+		/*
+		 * A kdump kernel inherits the SynIC of the kernel that crashed
+		 * if its crash handler did not get that far: take it over.
+		 * Anywhere else somebody else (hv_vmbus) drives it.
+		 */
+		if (!is_kdump_kernel()) {
+			pr_err("the SynIC is already in use (is hv_vmbus loaded?): real back end not used\n");
+			return -EPERM;
+		}
+		pr_warn("kdump kernel: taking over the SynIC the crashed kernel left on\n");
 	}
 
 	/* When AEOI is deprecated the kernel's callback handler EOIs itself. */
 	hyperv_backend.sint_auto_eoi = !(ms_hyperv.hints & HV_DEPRECATING_AEOI_RECOMMENDED);
 	hyperv_backend.nr_vps = num_present_cpus();
+	hyperv_backend.sint_vector = HYPERVISOR_CALLBACK_VECTOR;
 	hv_setup_vmbus_handler(viridian_synic_isr);
+	hv_setup_kexec_handler(hyperv_kexec);
+	hv_setup_crash_handler(hyperv_crash);
 	ret = viridian_hv_bind(&hyperv_backend);
-	if (ret)
+	if (ret) {
 		hyperv_unhook_callback();
-	return ret;
+		/* A SynIC that would not start is not ours to drive either. */
+		return -EPERM;
+	}
+	return 0;
 }
 
 void viridian_hyperv_backend_exit(void)

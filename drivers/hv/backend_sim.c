@@ -468,6 +468,7 @@ static int hvsim_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	sim->pdev = pdev;
 	sim->be.name = "hvsim";
 	sim->be.ops = &hvsim_ops;
+	sim->be.sint_vector = HYPERVISOR_CALLBACK_VECTOR;
 	sim->be.sint_auto_eoi = true;
 	sim->be.owns_guest_os_id = true;
 

@@ -16,6 +16,7 @@
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/mutex.h>
+#include <linux/notifier.h>
 #include <linux/rcupdate.h>
 #include <linux/string.h>
 #include <linux/version.h>
@@ -31,6 +32,10 @@ static DEFINE_MUTEX(viridian_bind_lock);
 static struct viridian_hv_backend *viridian_bound;	/* under viridian_bind_lock */
 static struct viridian_hv_backend __rcu *viridian_active;
 static bool viridian_hyperv_in_use;
+static bool viridian_sim_in_use;
+/* The crash path reads the hook without the lock: it may not take one. */
+static DEFINE_MUTEX(viridian_unload_lock);
+static void (*viridian_unload_hook)(bool crash);
 
 /* The kernel we are built for, which vermagic makes the one we run on. */
 u64 viridian_hv_guest_os_id(void)
@@ -247,6 +252,73 @@ void viridian_hv_unbind(struct viridian_hv_backend *be)
 	mutex_unlock(&viridian_bind_lock);
 }
 
+int viridian_hv_register_unload(void (*unload)(bool crash))
+{
+	int ret = 0;
+
+	if (!unload)
+		return -EINVAL;
+	mutex_lock(&viridian_unload_lock);
+	if (viridian_unload_hook)
+		ret = -EBUSY;
+	else
+		WRITE_ONCE(viridian_unload_hook, unload);
+	mutex_unlock(&viridian_unload_lock);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(viridian_hv_register_unload);
+
+void viridian_hv_unregister_unload(void)
+{
+	mutex_lock(&viridian_unload_lock);
+	WRITE_ONCE(viridian_unload_hook, NULL);
+	mutex_unlock(&viridian_unload_lock);
+}
+EXPORT_SYMBOL_GPL(viridian_hv_unregister_unload);
+
+/* Process context (the reboot syscall): the hook may sleep for its answer. */
+void viridian_hv_kexec_teardown(void)
+{
+	mutex_lock(&viridian_unload_lock);
+	if (viridian_unload_hook)
+		viridian_unload_hook(false);
+	mutex_unlock(&viridian_unload_lock);
+	viridian_synic_shutdown_all();
+}
+
+void viridian_hv_crash_teardown(void)
+{
+	void (*unload)(bool crash) = READ_ONCE(viridian_unload_hook);
+
+	if (unload)
+		unload(true);
+	viridian_synic_shutdown_this_cpu();
+}
+
+/*
+ * Linux's own VMBus driver would take the SynIC of every CPU from under us
+ * and contact the host a second time. The packaged modprobe.d keeps it out
+ * by name and as a dependency; this stops it however it is loaded, as long
+ * as we hold the hypervisor.
+ */
+static int viridian_module_notify(struct notifier_block *nb, unsigned long action,
+				  void *data)
+{
+	struct module *mod = data;
+
+	if (action != MODULE_STATE_COMING || strcmp(mod->name, "hv_vmbus"))
+		return NOTIFY_DONE;
+	if (!rcu_access_pointer(viridian_active))
+		return NOTIFY_DONE;
+	pr_err("hv_vmbus refused: the %s back end of viridian_hv owns the SynIC (unload viridian_vmbus and viridian_hv first)\n",
+	       viridian_hv_backend_name());
+	return notifier_from_errno(-EBUSY);
+}
+
+static struct notifier_block viridian_module_nb = {
+	.notifier_call = viridian_module_notify,
+};
+
 static int viridian_backend_param_get(char *buffer, const struct kernel_param *kp)
 {
 	return scnprintf(buffer, PAGE_SIZE, "%s\n", viridian_hv_backend_name());
@@ -266,12 +338,35 @@ MODULE_PARM_DESC(backend, "The bound back end, read-only: hyperv, hvsim or none"
 
 static int __init viridian_hv_init(void)
 {
-	if (!viridian_hyperv_backend_init()) {
+	int ret;
+
+	ret = register_module_notifier(&viridian_module_nb);
+	if (ret)
+		return ret;
+	ret = viridian_hyperv_backend_init();
+	if (!ret) {
 		viridian_hyperv_in_use = true;
 		return 0;
 	}
-	/* No usable real Hyper-V: wait for host-sim's PCI device instead. */
-	return viridian_sim_backend_init();
+	if (ret != -ENODEV) {
+		/*
+		 * Hyper-V, but one we do not drive: stay loaded with no back
+		 * end, so that the packaged modprobe.d lets Linux's hv_vmbus
+		 * take the VM instead (it reads "none" from our backend
+		 * parameter), rather than leave it without VMBus.
+		 */
+		pr_warn("Hyper-V not driven by this suite (%d): leaving the VM to the in-kernel hv_vmbus\n",
+			ret);
+		return 0;
+	}
+	/* No Hyper-V: wait for host-sim's PCI device instead. */
+	ret = viridian_sim_backend_init();
+	if (ret) {
+		unregister_module_notifier(&viridian_module_nb);
+		return ret;
+	}
+	viridian_sim_in_use = true;
+	return 0;
 }
 module_init(viridian_hv_init);
 
@@ -279,8 +374,9 @@ static void __exit viridian_hv_exit(void)
 {
 	if (viridian_hyperv_in_use)
 		viridian_hyperv_backend_exit();
-	else
+	if (viridian_sim_in_use)
 		viridian_sim_backend_exit();
+	unregister_module_notifier(&viridian_module_nb);
 }
 module_exit(viridian_hv_exit);
 

@@ -45,6 +45,11 @@ struct viridian_hv_backend {
 	const char *name;
 	const struct viridian_hv_ops *ops;
 	unsigned int nr_vps;
+	/*
+	 * The SINT vector: on Hyper-V the kernel's callback vector; host-sim
+	 * interrupts through MSI-X and ignores it, but gets a valid one.
+	 */
+	u8 sint_vector;
 	/* Unmask SINTs with auto-EOI (else the interrupt path EOIs). */
 	bool sint_auto_eoi;
 	/* Write the guest OS ID on every CPU (the kernel did not). */
@@ -60,6 +65,16 @@ u64 viridian_hv_guest_os_id(void);
 int viridian_synic_start(struct viridian_hv_backend *be);
 void viridian_synic_stop(void);
 void *viridian_synic_post_input(void);
+void viridian_synic_shutdown_all(void);
+void viridian_synic_shutdown_this_cpu(void);
+
+/*
+ * kexec and crash: the VMBus driver says goodbye to the host (its unload
+ * hook), then the SynIC goes off, so the next kernel starts on a clean
+ * hypervisor state. Called by a back end that the kernel tells of them.
+ */
+void viridian_hv_kexec_teardown(void);
+void viridian_hv_crash_teardown(void);
 
 /* What every back end's SynIC interrupt calls, in hard-IRQ context. */
 void viridian_synic_isr(void);

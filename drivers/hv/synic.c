@@ -9,11 +9,13 @@
  * (and, at start, on every CPU already online) and takes it down before it
  * goes offline; SINT changes run on each online CPU through work_on_cpu().
  *
- * CPU hotplug is handled minimally: an offline CPU's SynIC is disabled and
- * its SINTs masked, so anything the hypervisor still had for that VP stays
- * queued on the hypervisor's side; moving channels off a CPU before it goes
+ * A CPU goes offline only with nothing pending in its pages: an event flag
+ * or a message still there would be lost with the CPU, so the offline is
+ * refused (-EBUSY, as Linux's hv_vmbus does) and the user retries once the
+ * interrupt has been handled. Moving channels off a CPU before it goes
  * offline is the VMBus driver's business. Pages are allocated for every
- * possible CPU at start and kept until stop.
+ * possible CPU at start and kept until stop, contents included: a CPU
+ * that comes back finds there whatever the hypervisor left for it.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -27,17 +29,9 @@
 #include <linux/percpu.h>
 #include <linux/rcupdate.h>
 #include <linux/workqueue.h>
-#include <asm/irq_vectors.h>
 #include <viridian/hv.h>
 
 #include "internal.h"
-
-/*
- * On Hyper-V the SINT vector is the callback vector the kernel's
- * hv_setup_vmbus_handler() hooks. host-sim interrupts through MSI-X and
- * ignores the field, but gets the same valid (>= 16) vector.
- */
-#define VIRIDIAN_SINT_VECTOR	HYPERVISOR_CALLBACK_VECTOR
 
 #define SINT_CONTROL_BITS	(HV_SINT_VECTOR_MASK | HV_SINT_MASKED | \
 				 HV_SINT_AUTO_EOI | HV_SINT_POLLING)
@@ -64,6 +58,8 @@ static struct viridian_hv_backend *synic_be;
  */
 static struct viridian_hv_backend __rcu *synic_live_be;
 static int synic_hp_state;
+/* Set by stop: the CPUs' teardown then never refuses. */
+static bool synic_stopping;
 /*
  * The SINTs the client wants unmasked. Written under synic_lock with CPU
  * hotplug held off, so the hotplug callbacks read it without the mutex.
@@ -84,16 +80,21 @@ static int synic_msr_update(struct viridian_hv_backend *be, u32 msr, u64 clear,
 	return be->ops->write_msr(be, msr, (value & ~clear) | set);
 }
 
+/*
+ * Masking sets the mask bit alone, as Linux does: the vector and flags stay
+ * as they were, so a hypervisor that looks at a masked SINT sees a valid
+ * configuration.
+ */
 static int synic_program_sint(struct viridian_hv_backend *be, unsigned int sint,
 			      bool unmask)
 {
-	u64 set = HV_SINT_MASKED;
+	u64 set;
 
-	if (unmask) {
-		set = VIRIDIAN_SINT_VECTOR;
-		if (be->sint_auto_eoi)
-			set |= HV_SINT_AUTO_EOI;
-	}
+	if (!unmask)
+		return synic_msr_update(be, HV_MSR_SINT0 + sint, 0, HV_SINT_MASKED);
+	set = be->sint_vector;
+	if (be->sint_auto_eoi)
+		set |= HV_SINT_AUTO_EOI;
 	return synic_msr_update(be, HV_MSR_SINT0 + sint, SINT_CONTROL_BITS, set);
 }
 
@@ -143,9 +144,6 @@ static int synic_cpu_online(unsigned int cpu)
 	}
 	WRITE_ONCE(sc->vp_index, vp_index);
 
-	/* Whatever a previous life of this CPU left there is stale. */
-	memset(sc->message_page, 0, PAGE_SIZE);
-	memset(sc->event_page, 0, PAGE_SIZE);
 	ret = synic_msr_update(be, HV_MSR_SIMP, SIMP_BITS,
 			       virt_to_phys(sc->message_page) | HV_MSR_SIMP_ENABLE);
 	if (ret)
@@ -170,11 +168,53 @@ fail:
 	return ret;
 }
 
-/* Hotplug "offline" callback: runs on @cpu before it leaves. */
+/* Anything for the enabled SINTs in this CPU's pages that nobody took yet. */
+static bool synic_cpu_pending(struct synic_cpu *sc)
+{
+	unsigned long sints = READ_ONCE(synic_sints);
+	unsigned int sint, word;
+
+	for_each_set_bit(sint, &sints, HV_SYNIC_SINT_COUNT) {
+		const u32 *flags = (const u32 *)&sc->event_page->sintevent_flags[sint];
+
+		if (READ_ONCE(sc->message_page->sint_message[sint].header.message_type) !=
+		    HVMSG_NONE)
+			return true;
+		for (word = 0; word < sizeof(struct hv_synic_event_flags) / sizeof(u32); word++)
+			if (READ_ONCE(flags[word]))
+				return true;
+	}
+	return false;
+}
+
+/*
+ * Hotplug "offline" callback: runs on @cpu before it leaves. What is
+ * pending is checked before and after the SynIC goes off: something that
+ * arrived in between is handled here, on a SynIC turned back on, and the
+ * offline refused.
+ */
 static int synic_cpu_offline(unsigned int cpu)
 {
-	synic_cpu_disable(synic_be);
-	return 0;
+	struct synic_cpu *sc = per_cpu_ptr(&synic_cpus, cpu);
+	struct viridian_hv_backend *be = synic_be;
+
+	if (!READ_ONCE(synic_stopping) && synic_cpu_pending(sc)) {
+		pr_info_ratelimited("CPU%u stays online: SynIC events or messages pending\n",
+				    cpu);
+		return -EBUSY;
+	}
+	synic_cpu_disable(be);
+	if (READ_ONCE(synic_stopping) || !synic_cpu_pending(sc))
+		return 0;
+	if (synic_cpu_online(cpu))
+		return -EBUSY;
+	/* Its interrupt may have been dropped while the SINT was masked. */
+	local_irq_disable();
+	viridian_synic_isr();
+	local_irq_enable();
+	pr_info_ratelimited("CPU%u stays online: SynIC events arrived while it went offline\n",
+			    cpu);
+	return -EBUSY;
 }
 
 static void synic_free_pages(void)
@@ -228,6 +268,7 @@ int viridian_synic_start(struct viridian_hv_backend *be)
 	if (ret)
 		goto out;
 	synic_be = be;
+	WRITE_ONCE(synic_stopping, false);
 	rcu_assign_pointer(synic_live_be, be);
 	/* Runs synic_cpu_online() on every online CPU, undoing all on failure. */
 	ret = cpuhp_setup_state(CPUHP_AP_ONLINE_DYN, "viridian/hv:online",
@@ -250,6 +291,7 @@ void viridian_synic_stop(void)
 {
 	mutex_lock(&synic_lock);
 	if (synic_be) {
+		WRITE_ONCE(synic_stopping, true);
 		/* Runs synic_cpu_offline() on every online CPU. */
 		cpuhp_remove_state(synic_hp_state);
 		RCU_INIT_POINTER(synic_live_be, NULL);
@@ -263,6 +305,33 @@ void viridian_synic_stop(void)
 		synic_free_pages();
 	}
 	mutex_unlock(&synic_lock);
+}
+
+static void synic_cpu_shutdown(void *unused)
+{
+	struct viridian_hv_backend *be = rcu_dereference_raw(synic_live_be);
+
+	if (be)
+		synic_cpu_disable(be);
+}
+
+/*
+ * kexec: every CPU's SynIC off, from IPIs (nothing may sleep or take the
+ * mutex now), so the next kernel finds it free and the hypervisor writes
+ * into none of this kernel's pages. The pages are not freed: this kernel
+ * is about to end.
+ */
+void viridian_synic_shutdown_all(void)
+{
+	WRITE_ONCE(synic_stopping, true);
+	on_each_cpu(synic_cpu_shutdown, NULL, 1);
+}
+
+/* Crash (kdump): other CPUs are stopped already; this one is all we reach. */
+void viridian_synic_shutdown_this_cpu(void)
+{
+	WRITE_ONCE(synic_stopping, true);
+	synic_cpu_shutdown(NULL);
 }
 
 void *viridian_synic_post_input(void)

@@ -4,9 +4,12 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/acpi.h>
 #include <linux/device.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/mutex.h>
+#include <linux/platform_device.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/suspend.h>
@@ -16,6 +19,7 @@
 #include "vmbus_private.h"
 
 static char *max_version = "5.3";
+static u32 vmbus_max_version;
 module_param(max_version, charp, 0444);
 MODULE_PARM_DESC(max_version,
 		 "Highest VMBus protocol version to offer the host, as \"major.minor\" (\"5.3\", \"5.0\", \"4.1\", \"4.0\", \"3.0\", \"2.4\", ...) or the protocol word (0x50003). Default 5.3.");
@@ -160,6 +164,7 @@ static void vmbus_stop_interrupts(void)
 	viridian_synic_unregister_handler();
 	/* A handler that was already running is an RCU reader: wait it out. */
 	synchronize_rcu();
+	vmbus_kill_msg_tasklets();
 	flush_workqueue(vmbus_conn.msg_wq);
 	flush_workqueue(vmbus_conn.dev_wq);
 	flush_workqueue(vmbus_conn.sub_wq);
@@ -192,21 +197,15 @@ bool viridian_vmbus_can_suspend(void)
 }
 EXPORT_SYMBOL_GPL(viridian_vmbus_can_suspend);
 
-static int __init vmbus_init(void)
+/*
+ * The bus proper: the connection to the host and everything on it. Started
+ * once, by the ACPI VMBus device's probe (Hyper-V, and host-sim, which
+ * describes the same device) or, on a host-sim guest without that device,
+ * by module init.
+ */
+static int vmbus_start(void)
 {
-	u32 cap;
 	int ret;
-
-	if (!viridian_hv_ready()) {
-		pr_err("no hypervisor back end: viridian_hv found neither Hyper-V nor the host-sim device\n");
-		return -ENODEV;
-	}
-	if (vmbus_proto_parse_version(max_version, &cap) ||
-	    !vmbus_proto_next_version(0, cap)) {
-		pr_err("max_version=%s names no version we speak (5.3 down to 2.4)\n",
-		       max_version);
-		return -EINVAL;
-	}
 
 	ret = vmbus_connection_init();
 	if (ret)
@@ -239,7 +238,7 @@ static int __init vmbus_init(void)
 		pr_err("no CPU hotplug state: %d\n", ret);
 		goto stop_interrupts;
 	}
-	ret = vmbus_connect(cap);
+	ret = vmbus_connect(vmbus_max_version);
 	if (ret)
 		goto stop_interrupts;
 	ret = vmbus_request_offers();
@@ -252,9 +251,16 @@ static int __init vmbus_init(void)
 		pr_err("cannot watch for suspend and hibernation: %d\n", ret);
 		goto unload;
 	}
+	ret = viridian_hv_register_unload(vmbus_unload_for_next_kernel);
+	if (ret) {
+		pr_err("cannot hook kexec and crash: %d\n", ret);
+		goto unregister_pm;
+	}
 	pr_info("bus up on the %s back end\n", viridian_hv_backend_name());
 	return 0;
 
+unregister_pm:
+	unregister_pm_notifier(&vmbus_pm_nb);
 unload:
 	vmbus_remove_all_devices();
 	vmbus_unload();
@@ -271,8 +277,9 @@ exit_connection:
 	return ret;
 }
 
-static void __exit vmbus_exit(void)
+static void vmbus_stop(void)
 {
+	viridian_hv_unregister_unload();
 	unregister_pm_notifier(&vmbus_pm_nb);
 	vmbus_remove_all_devices();
 	vmbus_unload();
@@ -285,11 +292,124 @@ static void __exit vmbus_exit(void)
 	pr_info("bus down\n");
 }
 
+static DEFINE_MUTEX(vmbus_start_lock);
+static bool vmbus_started;		/* under vmbus_start_lock */
+
+static int vmbus_start_once(const char *how)
+{
+	int ret;
+
+	mutex_lock(&vmbus_start_lock);
+	if (vmbus_started) {
+		pr_err("a second VMBus device (%s) ignored\n", how);
+		ret = -EBUSY;
+	} else if (!viridian_hv_ready()) {
+		pr_err("no hypervisor back end (viridian_hv found neither Hyper-V it drives nor the host-sim device): VMBus left alone\n");
+		ret = -ENODEV;
+	} else {
+		ret = vmbus_start();
+		vmbus_started = !ret;
+	}
+	mutex_unlock(&vmbus_start_lock);
+	return ret;
+}
+
+static void vmbus_stop_once(void)
+{
+	mutex_lock(&vmbus_start_lock);
+	if (vmbus_started)
+		vmbus_stop();
+	vmbus_started = false;
+	mutex_unlock(&vmbus_start_lock);
+}
+
+static int vmbus_platform_probe(struct platform_device *pdev)
+{
+	int ret;
+
+	ret = vmbus_acpi_find_mmio(&pdev->dev);
+	if (ret)
+		return ret;
+	return vmbus_start_once(dev_name(&pdev->dev));
+}
+
+/* The ACPI IDs Hyper-V gives its VMBus device, as Linux's vmbus_drv has them. */
+static const struct acpi_device_id vmbus_acpi_ids[] = {
+	{ "VMBUS", 0 },
+	{ "VMBus", 0 },
+	{ }
+};
+MODULE_DEVICE_TABLE(acpi, vmbus_acpi_ids);
+
+static struct platform_driver vmbus_platform_driver = {
+	/* No remove: the bus stops at module exit, the only way it unbinds. */
+	.probe = vmbus_platform_probe,
+	.driver = {
+		.name = "viridian_vmbus",
+		.acpi_match_table = vmbus_acpi_ids,
+		.dev_groups = vmbus_acpi_groups,
+		/* No unbind through sysfs: the bus would go from under its devices. */
+		.suppress_bind_attrs = true,
+	},
+};
+
+static int __init vmbus_init(void)
+{
+	bool started;
+	int ret;
+
+	if (vmbus_proto_parse_version(max_version, &vmbus_max_version) ||
+	    !vmbus_proto_next_version(0, vmbus_max_version)) {
+		pr_err("max_version=%s names no version we speak (5.3 down to 2.4)\n",
+		       max_version);
+		return -EINVAL;
+	}
+
+	/* Probes the ACPI VMBus device, if there is one, before returning. */
+	ret = platform_driver_register(&vmbus_platform_driver);
+	if (ret)
+		return ret;
+	mutex_lock(&vmbus_start_lock);
+	started = vmbus_started;
+	mutex_unlock(&vmbus_start_lock);
+	if (started)
+		return 0;
+
+	/*
+	 * No ACPI VMBus device, or it could not start. A Hyper-V VM always
+	 * has the device; host-sim's guests without it start on its PCI
+	 * device alone.
+	 */
+	if (!strcmp(viridian_hv_backend_name(), "hvsim")) {
+		pr_info("no ACPI VMBus device: starting on the host-sim device\n");
+		ret = vmbus_start_once("host-sim PCI device");
+	} else {
+		ret = -ENODEV;
+		if (!viridian_hv_ready())
+			pr_err("no hypervisor back end: viridian_hv found neither Hyper-V it drives nor the host-sim device\n");
+		else
+			pr_err("the %s back end is bound, but no ACPI VMBus device is there\n",
+			       viridian_hv_backend_name());
+	}
+	if (ret)
+		platform_driver_unregister(&vmbus_platform_driver);
+	return ret;
+}
+
+static void __exit vmbus_exit(void)
+{
+	platform_driver_unregister(&vmbus_platform_driver);
+	vmbus_stop_once();
+}
+
 module_init(vmbus_init);
 module_exit(vmbus_exit);
 
 MODULE_DESCRIPTION("Viridian VMBus bus driver");
 MODULE_LICENSE("GPL");
-/* Loaded by udev when the host-sim device appears; viridian_hv binds it. */
+/*
+ * On Hyper-V, udev loads us for the ACPI VMBus device (the table above).
+ * Under host-sim, for its PCI device too, which viridian_hv binds.
+ */
 MODULE_ALIAS("pci:v00001AF4d00001110sv*sd*bc*sc*i*");
 MODULE_SOFTDEP("pre: viridian_hv");

@@ -3,9 +3,12 @@
  * The VMBus connection: the SynIC interrupt handler, host messages and the
  * requests that wait for them, version negotiation and unload.
  *
- * Messages leave the SynIC slot in hard-IRQ context (the slot must be freed
- * quickly so the host can deliver the next one) and are handled, in arrival
- * order, on an ordered workqueue. Nothing on that workqueue may wait for
+ * Event flags are scanned in hard-IRQ context (that only schedules channel
+ * tasklets). Messages leave the SynIC slot in a per-CPU tasklet, soon
+ * enough for the host to deliver the next one, and where allocating is
+ * allowed even on PREEMPT_RT (the hard-IRQ handler of the callback vector
+ * may not allocate there); they are handled, in arrival order, on an
+ * ordered workqueue. Nothing on that workqueue may wait for
  * another host message, or the queue would wait for itself: device
  * registration and sub-channel hand-off therefore run on their own queues.
  */
@@ -30,6 +33,11 @@ struct vmbus_connection vmbus_conn;
 #define VMBUS_POST_BACKOFF_MAX	20000
 
 #define VMBUS_MSG_POOL_RESERVE	16
+
+/* Crash unload: how long to poll for UNLOAD_RESPONSE, in milliseconds. */
+#define VMBUS_CRASH_UNLOAD_POLL_MS	10000
+
+static DEFINE_PER_CPU(struct tasklet_struct, vmbus_msg_tasklet);
 
 static int vmbus_post_msg_to(u32 connection_id, const void *msg, u32 size)
 {
@@ -341,6 +349,15 @@ done:
 	viridian_synic_message_done(msg);
 }
 
+/* Softirq, on the CPU whose message slot the interrupt was for. */
+static void vmbus_msg_tasklet_fn(struct tasklet_struct *unused)
+{
+	struct hv_message_page *messages = viridian_synic_message_page();
+
+	if (messages)
+		vmbus_take_message(&messages->sint_message[VMBUS_MESSAGE_SINT]);
+}
+
 /* The SynIC handler: hard IRQ, on the CPU the host interrupted. */
 void vmbus_isr(void)
 {
@@ -349,8 +366,78 @@ void vmbus_isr(void)
 
 	if (events)
 		vmbus_scan_events(&events->sintevent_flags[VMBUS_MESSAGE_SINT]);
-	if (messages)
-		vmbus_take_message(&messages->sint_message[VMBUS_MESSAGE_SINT]);
+	if (messages &&
+	    READ_ONCE(messages->sint_message[VMBUS_MESSAGE_SINT].header.message_type) !=
+	    HVMSG_NONE)
+		tasklet_schedule(this_cpu_ptr(&vmbus_msg_tasklet));
+}
+
+/* No message tasklet runs, or is queued, once this returns. */
+void vmbus_kill_msg_tasklets(void)
+{
+	unsigned int cpu;
+
+	for_each_possible_cpu(cpu)
+		tasklet_kill(per_cpu_ptr(&vmbus_msg_tasklet, cpu));
+}
+
+/*
+ * Crash (kdump): post UNLOAD and poll every CPU's message slot for the
+ * answer, with interrupts off and the other CPUs stopped: nothing here may
+ * sleep, lock or allocate. Other messages are discarded on the way; a slot
+ * of another CPU cannot be EOMed from here, so the host may hold back what
+ * it queued behind it, which the kdump kernel does not need.
+ */
+static void vmbus_crash_unload(void)
+{
+	struct vmbus_channel_message_header msg = {
+		.msgtype = CHANNELMSG_UNLOAD,
+	};
+	unsigned int ms, cpu;
+	u16 status;
+
+	status = viridian_hv_post_message(READ_ONCE(vmbus_conn.msg_conn_id),
+					  HVMSG_VMBUS, &msg, sizeof(msg));
+	if (status != HV_STATUS_SUCCESS) {
+		pr_emerg("crash: UNLOAD not posted (status %#x)\n", status);
+		return;
+	}
+	for (ms = 0; ms < VMBUS_CRASH_UNLOAD_POLL_MS; ms++) {
+		for_each_present_cpu(cpu) {
+			struct hv_message_page *page = viridian_synic_message_page_of(cpu);
+			struct hv_message *slot;
+			u32 msgtype;
+
+			if (!page)
+				continue;
+			slot = &page->sint_message[VMBUS_MESSAGE_SINT];
+			if (READ_ONCE(slot->header.message_type) == HVMSG_NONE)
+				continue;
+			/* The type is set last: read the payload after it. */
+			virt_rmb();
+			msgtype = ((struct vmbus_channel_message_header *)slot->payload)->msgtype;
+			viridian_synic_message_done(slot);
+			if (msgtype == CHANNELMSG_UNLOAD_RESPONSE) {
+				pr_emerg("crash: host acknowledged UNLOAD\n");
+				return;
+			}
+		}
+		mdelay(1);
+	}
+	pr_emerg("crash: no UNLOAD_RESPONSE from the host\n");
+}
+
+/* viridian_hv's kexec and crash hook. */
+void vmbus_unload_for_next_kernel(bool crash)
+{
+	if (!READ_ONCE(vmbus_conn.connected))
+		return;
+	if (crash) {
+		vmbus_crash_unload();
+		return;
+	}
+	pr_info("kexec: unloading VMBus\n");
+	vmbus_unload();
 }
 
 int vmbus_connect(u32 max_version)
@@ -486,6 +573,9 @@ int vmbus_connection_init(void)
 	vmbus_conn.msg_cpu = -1;
 	/* Linux's first handle; any non-zero start would do. */
 	atomic_set(&vmbus_conn.next_gpadl, 0xe1e10);
+
+	for_each_possible_cpu(i)
+		tasklet_setup(per_cpu_ptr(&vmbus_msg_tasklet, i), vmbus_msg_tasklet_fn);
 
 	vmbus_conn.msg_pool = mempool_create_kmalloc_pool(VMBUS_MSG_POOL_RESERVE,
 							  sizeof(struct vmbus_msg_item));

@@ -183,6 +183,8 @@ void vmbus_unload(void);
 int vmbus_connection_init(void);
 void vmbus_connection_exit(void);
 void vmbus_isr(void);
+void vmbus_kill_msg_tasklets(void);
+void vmbus_unload_for_next_kernel(bool crash);
 
 /* channel_mgmt.c */
 void vmbus_channel_release(struct kobject *kobj);
@@ -218,6 +220,11 @@ struct vmbus_ring_info {
 
 int vmbus_ring_snapshot(struct viridian_channel *ch, bool outbound,
 			struct vmbus_ring_info *info);
+
+/* acpi.c */
+struct device;
+int vmbus_acpi_find_mmio(struct device *dev);
+extern const struct attribute_group *vmbus_acpi_groups[];
 
 /* sysfs.c */
 extern const struct kobj_type vmbus_channel_ktype;

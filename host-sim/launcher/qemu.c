@@ -89,6 +89,7 @@ char **qemu_build_argv(const struct qemu_config *c)
 	    !qemu_safe(c->share_dir) || !qemu_safe(c->ram_path) ||
 	    !qemu_safe(c->ivshmem_socket) || !c->name || c->smp == 0 || c->vectors == 0 ||
 	    (!c->shell && (!qemu_safe(c->console_log) || !qemu_safe(c->serial1_socket))) ||
+	    (c->acpi_table && !qemu_safe(c->acpi_table)) ||
 	    c->nr_virtio_disks > QEMU_MAX_VIRTIO_DISKS ||
 	    (c->nr_virtio_disks && !c->virtio_disks)) {
 		errno = EINVAL;
@@ -187,6 +188,11 @@ char **qemu_build_argv(const struct qemu_config *c)
 			 c->virtio_disks[i], i);
 		strv_add(&a, "-device");
 		strv_add(&a, "virtio-blk-pci,drive=vd%u", i);
+	}
+
+	if (c->acpi_table) {
+		strv_add(&a, "-acpitable");
+		strv_add(&a, "file=%s", c->acpi_table);
 	}
 
 	for (extra = c->extra_args; extra && *extra; extra++)
@@ -428,6 +434,30 @@ static int run_make_guest(const char *script, const char *kver)
 			return -errno;
 	}
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+}
+
+int launcher_acpi_table(const char *build, char **path)
+{
+	*path = NULL;
+	if (asprintf(path, "%s/acpi/vmbus-ssdt.aml", build) < 0) {
+		*path = NULL;
+		return -ENOMEM;
+	}
+	/* QEMU's option syntax would split the path at a comma. */
+	if (strchr(*path, ',')) {
+		fprintf(stderr, "hvsim: %s: QEMU cannot take a path with a comma\n", *path);
+		goto fail;
+	}
+	if (access(*path, R_OK) != 0) {
+		fprintf(stderr, "hvsim: %s: %s (run `make`; it needs iasl from acpica-tools)\n",
+			*path, strerror(errno));
+		goto fail;
+	}
+	return 0;
+fail:
+	free(*path);
+	*path = NULL;
+	return -ENOENT;
 }
 
 int launcher_guest_artifacts(const char *build, const char *repo, const char *kver,

@@ -35,6 +35,8 @@ struct qemu_config {
 	const char *const *virtio_disks;
 	unsigned int nr_virtio_disks;
 	const char *extra_append;	/* appended to -append; may be NULL */
+	/* An SSDT (AML) for -acpitable: the ACPI VMBus device; may be NULL */
+	const char *acpi_table;
 	char *const *extra_args;	/* NULL-terminated hook (--disk...); may be NULL */
 };
 
@@ -68,6 +70,13 @@ int launcher_find_kernel(const char *spec, char **path, char **kver);
  * /proc/self/exe (build/hvsim -> build/). *repo is its parent.
  */
 int launcher_build_dir(char **build, char **repo);
+
+/*
+ * The SSDT describing Hyper-V's ACPI VMBus device, BUILD/acpi/vmbus-ssdt.aml
+ * (built by make with iasl). *path is a heap string. 0 or -errno, with a
+ * message on stderr.
+ */
+int launcher_acpi_table(const char *build, char **path);
 
 /*
  * build/guest/KVER/initrd.img and modroot/; if the initrd is missing, runs

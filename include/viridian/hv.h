@@ -77,4 +77,14 @@ struct hv_synic_event_flags_page *viridian_synic_event_page_of(unsigned int cpu)
  */
 void viridian_synic_message_done(struct hv_message *msg);
 
+/*
+ * The SynIC client's goodbye to the host before this kernel ends (kexec)
+ * or a kdump kernel takes over (crash), called before the SynIC goes off.
+ * With crash set it runs on the one CPU left, interrupts off: it may not
+ * sleep, lock or allocate, and must poll for the host's answer. One hook;
+ * -EBUSY if another is set. Unregistering waits for a running hook.
+ */
+int viridian_hv_register_unload(void (*unload)(bool crash));
+void viridian_hv_unregister_unload(void);
+
 #endif /* VIRIDIAN_HV_H */

@@ -59,7 +59,7 @@ check "the root file system is /dev/sda (got '$root_src')" test "$root_src" = /d
 check "viridian_storvsc is loaded" grep -q '^viridian_storvsc ' "$(out boot)"
 check "/dev/sda sits on a viridian_storvsc SCSI host" grep -qx 'sda-host-driver viridian_storvsc' "$(out boot)"
 # The in-kernel drivers are in the initramfs too, as on a VM with Debian's
-# default one; the blacklist must keep them unloaded.
+# default one; the modprobe.d gate must keep them unloaded.
 check "the in-kernel hv_vmbus and hv_storvsc stayed unloaded" \
 	grep -qx 'in-kernel-hyperv 0' "$(out boot)"
 check "the initramfs mounted / from /dev/sda" grep -q 'viridian-root-init: root /dev/sda' "$(console boot)"

@@ -58,7 +58,23 @@ static void test_9p_root(void)
 	CHECK(find_arg(argv, "-fsdev", "id=hostroot"));
 	CHECK(!find_arg(argv, "-drive", "virtio"));
 	CHECK(!find_arg(argv, "-device", "virtio-blk-pci"));
+	CHECK(!find_arg(argv, "-acpitable", ""));
 	qemu_free_argv(argv);
+}
+
+/* The SSDT with the ACPI VMBus device goes to QEMU as is; a comma cannot. */
+static void test_acpi_table(void)
+{
+	struct qemu_config c = base_config();
+	char **argv;
+
+	c.acpi_table = "/build/acpi/vmbus-ssdt.aml";
+	argv = qemu_build_argv(&c);
+	REQUIRE(argv);
+	CHECK(find_arg(argv, "-acpitable", "file=/build/acpi/vmbus-ssdt.aml"));
+	qemu_free_argv(argv);
+	c.acpi_table = "/build,x/vmbus-ssdt.aml";
+	CHECK(!qemu_build_argv(&c) && errno == EINVAL);
 }
 
 static void test_root_disk(void)
@@ -224,6 +240,7 @@ int main(void)
 		return 1;
 	}
 	RUN_TEST(test_9p_root);
+	RUN_TEST(test_acpi_table);
 	RUN_TEST(test_root_disk);
 	RUN_TEST(test_virtio_disks);
 	RUN_TEST(test_rejects);
