@@ -55,7 +55,7 @@ static acpi_status vmbus_acpi_collect(struct acpi_resource *res, void *ctx)
  * memory ranges, as Linux's vmbus_drv does. A device with none anywhere is
  * still usable (nothing needs MMIO until video or PCI pass-through).
  */
-int vmbus_acpi_find_mmio(struct device *dev)
+void vmbus_acpi_find_mmio(struct device *dev)
 {
 	acpi_handle handle = ACPI_HANDLE(dev), parent;
 	unsigned int skipped = 0;
@@ -75,7 +75,6 @@ int vmbus_acpi_find_mmio(struct device *dev)
 		dev_warn(dev, "%u MMIO ranges of the firmware ignored (past %u, or wrapping)\n",
 			 skipped, VMBUS_MAX_MMIO_RANGES);
 	dev_info(dev, "ACPI VMBus device with %u MMIO ranges\n", vmbus_nr_mmio);
-	return 0;
 }
 
 static ssize_t mmio_show(struct device *dev, struct device_attribute *attr, char *buf)

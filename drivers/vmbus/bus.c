@@ -325,11 +325,7 @@ static void vmbus_stop_once(void)
 
 static int vmbus_platform_probe(struct platform_device *pdev)
 {
-	int ret;
-
-	ret = vmbus_acpi_find_mmio(&pdev->dev);
-	if (ret)
-		return ret;
+	vmbus_acpi_find_mmio(&pdev->dev);
 	return vmbus_start_once(dev_name(&pdev->dev));
 }
 

@@ -223,7 +223,7 @@ int vmbus_ring_snapshot(struct viridian_channel *ch, bool outbound,
 
 /* acpi.c */
 struct device;
-int vmbus_acpi_find_mmio(struct device *dev);
+void vmbus_acpi_find_mmio(struct device *dev);
 extern const struct attribute_group *vmbus_acpi_groups[];
 
 /* sysfs.c */
